@@ -1,0 +1,85 @@
+"""The ``smartprovince`` command: run, migrate, demo, worker, users, settings, audit, bus, and module commands."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from smartprovince.settings import Settings, get_settings
+
+app = typer.Typer(help="Smart Province Platform — Nền tảng tỉnh thông minh.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (every module)."""
+    from smartprovince.core.migrate import upgrade
+
+    s = get_settings()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    with console.status("Migrating database…"):
+        upgrade(s.db_url)
+    console.print(f"[green]Database up to date[/green]: {_safe_url(s.db_url)}")
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print every setting, its current value and its description."""
+    s = get_settings()
+    table = Table("Environment variable", "Value", "Description")
+    for name, field in Settings.model_fields.items():
+        value = getattr(s, name)
+        if "secret" in name and value:
+            value = "***"
+        table.add_row(f"SMARTPROVINCE_{name.upper()}", str(value), field.description or "")
+    console.print(table)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    from smartprovince.registry import load_modules
+
+    for m in load_modules():
+        if m.cli is not None:
+            app.add_typer(m.cli, name=m.name)
+    app()
+
+
+@app.command()
+def run(
+    reload: bool = typer.Option(False, help="Restart on code changes (development)."),
+    workers: int = typer.Option(1, help="Web server processes (production uses more, with PostgreSQL + NATS)."),
+) -> None:
+    """Migrate, load demo data on first start, and serve the platform (default http://127.0.0.1:8000)."""
+    import uvicorn
+
+    from smartprovince.core.migrate import upgrade
+
+    s = get_settings()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    s.secret()
+    with console.status("Migrating database…"):
+        upgrade(s.db_url)
+    if s.load_demo:
+        from smartprovince.demo.loader import ensure_demo, print_accounts
+
+        ensure_demo(s, console)
+        print_accounts(s, console)
+    console.print(f"[bold green]Smart Province Platform[/bold green] → {s.public_url}")
+    uvicorn.run(
+        "smartprovince.app:create_app",
+        factory=True,
+        host=s.host,
+        port=s.port,
+        reload=reload,
+        workers=None if reload else workers,
+        log_config=None,
+        proxy_headers=True,
+    )

@@ -1,0 +1,1 @@
+"""Identity: organisations tree, users, roles scoped to a subtree, login, tokens, OIDC."""
