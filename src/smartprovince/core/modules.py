@@ -33,6 +33,8 @@ class Module:
     page_routers: list[Any] = field(default_factory=list)
     raw_routers: list[Any] = field(default_factory=list)  # mounted at their own prefix (e.g. /sta/v1.1)
     permissions: dict[str, str] = field(default_factory=dict)
+    # built-in role code -> permissions of this module that the role gets (identity merges them)
+    role_grants: dict[str, list[str]] = field(default_factory=dict)
     nav: list[NavLink] = field(default_factory=list)
     demo: Callable[..., Any] | None = None
     demo_order: int = 100
