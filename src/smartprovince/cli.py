@@ -83,3 +83,9 @@ def run(
         log_config=None,
         proxy_headers=True,
     )
+
+
+# `smartprovince demo load|reset|accounts` (the demo package owns these commands).
+from smartprovince.demo.cli import app as _demo_app  # noqa: E402 - registered after the core commands
+
+app.add_typer(_demo_app, name="demo")
