@@ -45,15 +45,18 @@ ROLE_GRANTS: dict[str, list[str]] = {
 }
 
 
-def builtin_permissions() -> dict[str, list[str]]:
-    """Permissions of every built-in role, merged from all module manifests (sorted, no duplicates)."""
+def builtin_permissions(*, with_modules: bool = True) -> dict[str, list[str]]:
+    """Permissions of every built-in role, merged from all module manifests (sorted, no duplicates).
+
+    ``with_modules=False`` gives identity's own grants only (the migration must not import every module).
+    """
     from smartprovince.registry import load_modules
 
     merged: dict[str, set[str]] = {code: set() for code in BUILTIN_ROLES}
     merged["admin"].add("*")
     for code, perms in ROLE_GRANTS.items():
         merged[code].update(perms)
-    for m in load_modules():
+    for m in load_modules() if with_modules else ():
         for code, perms in m.role_grants.items():
             if code in merged:
                 merged[code].update(perms)
@@ -61,8 +64,11 @@ def builtin_permissions() -> dict[str, list[str]]:
 
 
 def builtin_role_rows() -> list[dict[str, Any]]:
-    """Rows for inserting the built-in roles (used by the identity migration)."""
-    perms = builtin_permissions()
+    """Rows for inserting the built-in roles with identity's own grants (used by the identity migration).
+
+    The other modules' grants are added by ``sync_builtin_roles`` at start-up and when demo data loads.
+    """
+    perms = builtin_permissions(with_modules=False)
     t = now()
     return [
         {"id": new_id(), "code": code, "name": name, "description": desc, "permissions": perms[code],
