@@ -89,3 +89,44 @@ def run(
 from smartprovince.demo.cli import app as _demo_app  # noqa: E402 - registered after the core commands
 
 app.add_typer(_demo_app, name="demo")
+
+
+audit_app = typer.Typer(help="Audit log (nhật ký kiểm toán): check that no entry was changed or removed.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit hash chain; exit 1 naming the first broken entry, 0 when the whole log is intact."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from smartprovince.core import audit
+    from smartprovince.core.db import Database
+
+    s = get_settings()
+    db = Database(s.db_url)
+    try:
+        with db.session() as session:
+            total = audit.count_entries(session)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*columns, console=console, transient=True) as progress:
+                task = progress.add_task("Checking audit entries", total=total)
+                result = audit.verify(session, on_progress=lambda n: progress.update(task, completed=n))
+    finally:
+        db.dispose()
+    if result.broken is None:
+        console.print(f"[green]Audit log intact[/green]: {result.count} entries verified.")
+        return
+    broken = result.broken
+    console.print(
+        f"[red]Audit log broken[/red] at entry seq {broken.seq} (id {broken.id or 'none'}): {broken.reason}. "
+        f"{result.count} entries before it are intact.",
+        highlight=False,
+    )
+    raise typer.Exit(1)
+
+
+# `smartprovince users create|token|list` — identity/cli.py does the work.
+from smartprovince.identity.cli import users_app as _users_app  # noqa: E402 - registered after the core commands
+
+app.add_typer(_users_app, name="users")
