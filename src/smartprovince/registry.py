@@ -11,6 +11,7 @@ MODULE_PATHS: list[str] = [
     "smartprovince.core.module",
     "smartprovince.identity.module",
     "smartprovince.web.module",
+    "smartprovince.procedures.module",
 ]
 
 

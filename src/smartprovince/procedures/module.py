@@ -1,0 +1,34 @@
+"""Procedures module manifest: routers, permissions and what each built-in role gets."""
+
+from __future__ import annotations
+
+from smartprovince.core.modules import Module
+
+PERMISSIONS = {
+    "procedures.catalog.manage": "Quản lý danh mục thủ tục hành chính",
+    "procedures.dossier.submit": "Nộp hồ sơ trực tuyến",
+    "procedures.dossier.read": "Xem hồ sơ thủ tục hành chính của đơn vị",
+    "procedures.dossier.receive": "Tiếp nhận, từ chối, yêu cầu bổ sung hồ sơ (bộ phận một cửa)",
+    "procedures.dossier.process": "Xử lý, chuyển hồ sơ, yêu cầu phí, gia hạn",
+    "procedures.dossier.approve": "Phê duyệt kết quả, dừng xử lý hồ sơ",
+    "procedures.dossier.return": "Trả kết quả hồ sơ",
+    "procedures.stats.read": "Xem thống kê giải quyết thủ tục hành chính",
+}
+
+_OFFICER_WRITE = ["procedures.dossier.read", "procedures.dossier.process"]
+
+module = Module(
+    name="procedures",
+    title="Thủ tục hành chính",
+    permissions=PERMISSIONS,
+    role_grants={
+        "onestop_officer": ["procedures.dossier.read", "procedures.dossier.receive", "procedures.dossier.process",
+                            "procedures.dossier.return", "procedures.stats.read"],
+        "specialist": [*_OFFICER_WRITE],
+        "department_leader": [*_OFFICER_WRITE, "procedures.dossier.approve", "procedures.stats.read"],
+        "district_leader": [*_OFFICER_WRITE, "procedures.dossier.approve", "procedures.stats.read"],
+        "provincial_leader": ["procedures.dossier.read", "procedures.dossier.approve", "procedures.stats.read"],
+        "data_officer": ["procedures.stats.read", "procedures.catalog.manage"],
+        "citizen": ["procedures.dossier.submit"],
+    },
+)

@@ -1,0 +1,59 @@
+"""Fixtures of the procedures tests: a small organisation tree, the essential-services catalog, users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from smartprovince.core.db import Database
+from smartprovince.core.security import SYSTEM, Actor
+
+CITIZEN_CCCD = "030190001234"
+
+
+@dataclass
+class Env:
+    """The people and places of a procedures test."""
+
+    db: Database
+    users: dict[str, Any]
+
+    def actor(self, name: str) -> Actor:
+        from smartprovince import identity
+
+        with self.db.session() as s:
+            user = identity.get_user_by_username(s, name)
+            assert user is not None
+            return identity.actor_for_user(s, user)
+
+
+@pytest.fixture
+def env(database: Database, make_org, make_user, frozen_clock) -> Env:  # type: ignore[no-untyped-def]
+    """Province 30 → district 296 → commune 10792; Công an tỉnh and Sở Tư pháp; the 25 services loaded."""
+    from smartprovince.procedures import catalog
+
+    frozen_clock[0] = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Vietnam
+    make_org("30", "Tỉnh Hải Dương", "province")
+    make_org("296", "Huyện Cẩm Giàng", "district", parent="30")
+    make_org("10792", "Thị trấn Lai Cách", "commune", parent="296")
+    make_org("10795", "Xã Cẩm Hưng", "commune", parent="296")
+    make_org("cong-an-tinh", "Công an tỉnh Hải Dương", "body", parent="30")
+    make_org("so-tu-phap", "Sở Tư pháp", "department", parent="30")
+    users = {
+        "citizen": make_user("congdan", role="citizen", kind="citizen", cccd=CITIZEN_CCCD,
+                             full_name="Nguyễn Thị Hoa"),
+        "other_citizen": make_user("congdan2", role="citizen", kind="citizen", cccd="030190005678",
+                                   full_name="Trần Văn Bình"),
+        "onestop": make_user("motcua", role="onestop_officer", org="10792", full_name="Lê Thị Mai"),
+        "onestop2": make_user("motcua2", role="onestop_officer", org="10792", full_name="Đỗ Văn Tâm"),
+        "other_commune": make_user("motcua.khac", role="onestop_officer", org="10795"),
+        "leader": make_user("lanhdao", role="district_leader", org="296", full_name="Phạm Văn Đức"),
+        "police": make_user("congan", role="onestop_officer", org="cong-an-tinh"),
+        "province": make_user("tinh", role="provincial_leader", org="30"),
+    }
+    with database.session() as s:
+        catalog.load_essential_services(s, actor=SYSTEM)
+    return Env(db=database, users=users)
