@@ -112,7 +112,12 @@ def test_audit_data_is_never_logged(database: Database, caplog: pytest.LogCaptur
     caplog.set_level(logging.DEBUG)
     with database.session() as s:
         audit.record(
-            s, actor=None, action="identity.user.created", object_type="user", object_id="u1", data={"cccd": "030095001234"}
+            s,
+            actor=None,
+            action="identity.user.created",
+            object_type="user",
+            object_id="u1",
+            data={"cccd": "030095001234"},
         )
     assert "030095001234" not in caplog.text
 
@@ -154,7 +159,8 @@ def test_verify_finds_an_edit_even_with_its_hash_rewritten(database: Database) -
         new_hash = audit.entry_hash(type("Row", (), forged))
     with database.engine.begin() as c:
         c.execute(
-            text("UPDATE audit_log SET action = 'procedures.dossier.rejected', hash = :h WHERE seq = 2"), {"h": new_hash}
+            text("UPDATE audit_log SET action = 'procedures.dossier.rejected', hash = :h WHERE seq = 2"),
+            {"h": new_hash},
         )
     result = check(database)
     assert result.broken is not None
