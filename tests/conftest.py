@@ -120,3 +120,13 @@ def frozen_clock() -> Iterator[list]:
     clock.set_clock(lambda: current[0])
     yield current
     clock.set_clock(None)
+
+
+@pytest.fixture
+def drain(app):  # type: ignore[no-untyped-def]
+    """Call ``drain()`` to process every pending event of ``app`` now (in-process or NATS, as configured)."""
+    from smartprovince.core.bus import bus_of
+
+    bus = bus_of(app)
+    yield lambda: bus.drain()
+    bus.stop()
