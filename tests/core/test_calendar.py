@@ -229,3 +229,25 @@ def test_overrides_are_read_once_per_year(database, monkeypatch):
     working_days_between(date(2025, 1, 1), date(2025, 12, 31))
     working_days_between(date(2025, 1, 1), date(2025, 12, 31))
     assert calls == [2025]
+
+
+def test_each_edit_writes_an_audit_row_and_an_event_in_the_same_transaction(database):
+    from sqlalchemy import select
+
+    from smartprovince.core.audit import AuditEntry
+    from smartprovince.core.bus import OutboxEvent
+
+    with database.session() as s:
+        calendar.set_override(s, actor=SYSTEM, day=date(2027, 3, 12), kind="off", reason="Nghỉ")
+        calendar.delete_override(s, actor=SYSTEM, day=date(2027, 3, 12))
+    with pytest.raises(RuntimeError), database.session() as s:
+        calendar.set_override(s, actor=SYSTEM, day=date(2027, 3, 13), kind="working", reason="Huỷ")
+        raise RuntimeError("abort")
+    with database.session() as s:
+        actions = [(e.action, e.object_id) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+        topics = [e.topic for e in s.scalars(select(OutboxEvent).where(OutboxEvent.topic.like("core.calendar%")))]
+    assert actions[-2:] == [
+        ("core.calendar_override.created", "2027-03-12"),
+        ("core.calendar_override.deleted", "2027-03-12"),
+    ]
+    assert sorted(topics) == ["core.calendar_override.created", "core.calendar_override.deleted"]

@@ -67,8 +67,9 @@ def test_the_form_needs_the_csrf_token(client, admin):
     ("day", "kind", "reason", "message"),
     [
         ("12/03/2027", "off", "x", "Ngày không hợp lệ"),
-        ("2027-03-12", "holiday", "x", "&#39;kind&#39; must be"),
-        ("2027-03-12", "off", " ", "&#39;reason&#39; must have"),
+        ("2027-03-12", "holiday", "x", "Loại ngày không hợp lệ."),
+        ("2027-03-12", "off", " ", "Lý do không được để trống."),
+        ("2150-03-12", "off", "x", "Năm phải từ 1995 đến 2099."),
     ],
 )
 def test_bad_input_shows_the_form_again_with_the_message(client, admin, day, kind, reason, message):

@@ -133,13 +133,23 @@ def add_override(
     """Add or replace the override of one day from the form."""
     verify_csrf(request, csrf_token)
     form = {"day": day, "kind": kind, "reason": reason, "reference": reference}
+    error = None
     try:
         parsed = date.fromisoformat(day.strip())
     except ValueError:
-        return _page(
-            request, session, local_now().year, error="Ngày không hợp lệ (định dạng YYYY-MM-DD).", form=form, status=422
-        )
-    year = parsed.year if calendar.MIN_YEAR <= parsed.year <= calendar.MAX_YEAR else local_now().year
+        parsed = None
+        error = "Ngày không hợp lệ (định dạng YYYY-MM-DD)."
+    if parsed is not None and not calendar.MIN_YEAR <= parsed.year <= calendar.MAX_YEAR:
+        error = "Năm phải từ 1995 đến 2099."
+    elif kind not in calendar.KINDS:
+        error = "Loại ngày không hợp lệ."
+    elif not reason.strip():
+        error = "Lý do không được để trống."
+    elif len(reason.strip()) > 300 or len(reference.strip()) > 200:
+        error = "Lý do tối đa 300 ký tự, văn bản tối đa 200 ký tự."
+    if error is not None or parsed is None:
+        return _page(request, session, local_now().year, error=error, form=form, status=422)
+    year = parsed.year
     try:
         calendar.set_override(session, actor=actor, day=parsed, kind=kind, reason=reason, reference=reference)
     except Problem as exc:
