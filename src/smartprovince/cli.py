@@ -130,3 +130,59 @@ def audit_verify() -> None:
 from smartprovince.identity.cli import users_app as _users_app  # noqa: E402 - registered after the core commands
 
 app.add_typer(_users_app, name="users")
+
+
+# `smartprovince orgs load|list-datasets` — the organisation tree (identity/orgs_loader.py does the work).
+orgs_app = typer.Typer(help="Organisation tree: load a dataset or a CSV file (cây tổ chức).", no_args_is_help=True)
+app.add_typer(orgs_app, name="orgs")
+
+
+@orgs_app.command("list-datasets")
+def orgs_list_datasets() -> None:
+    """Print the organisation datasets shipped with the platform."""
+    from smartprovince.identity.orgs_loader import list_datasets
+
+    table = Table("Dataset", "Aliases", "As of", "Title")
+    for ds in list_datasets():
+        table.add_row(ds.name, ", ".join(ds.aliases), ds.as_of, ds.title)
+    console.print(table)
+
+
+@orgs_app.command("load")
+def orgs_load(
+    source: str = typer.Argument("hai-duong", help="A dataset name (see list-datasets) or a path to a CSV file."),
+) -> None:
+    """Create or update organisations from SOURCE (matched by code; running it again changes nothing)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from smartprovince.core.db import Database
+    from smartprovince.core.errors import Problem
+    from smartprovince.core.migrate import upgrade
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.identity.orgs_loader import load_organisations
+
+    s = get_settings()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    with console.status("Migrating database…"):
+        upgrade(s.db_url)
+    db = Database(s.db_url)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task(f"Loading {source}", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            with db.session() as session:
+                result = load_organisations(session, source, actor=SYSTEM, progress=progress)
+    except Problem as exc:
+        console.print(f"[red]{exc.detail or exc.title}[/red]")
+        for err in exc.extra.get("errors", []):
+            console.print(f"  line {err['line']}: {err['message']}")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    console.print(
+        f"[green]{result.source}[/green]: {result.total} organisations — "
+        f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged."
+    )

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from smartprovince.core.errors import ValidationProblem
 from smartprovince.core.ids import new_id
 from smartprovince.core.security import Actor
+from smartprovince.identity.events import record_change
 from smartprovince.identity.models import ORG_LEVELS, Organisation
 
 REQUIRED_COLUMNS = ("code", "name", "level")
@@ -257,20 +258,15 @@ def _existing_by_code(session: Session, codes: Iterable[str]) -> dict[str, Organ
 
 
 def _audit_and_publish(session: Session, actor: Actor, org: Organisation, verb: str, data: dict[str, Any]) -> None:
-    try:
-        from smartprovince.core import audit, bus
-    except ImportError:  # the kernel's audit log and bus land separately; until then loading still works
-        return
-    audit.record(
+    record_change(
         session,
         actor=actor,
-        action=f"identity.organisation.{verb}",
+        topic=f"identity.organisation.{verb}",
         object_type="organisation",
         object_id=org.id,
         data=data,
         org_path=org.path,
     )
-    bus.publish(session, f"identity.organisation.{verb}", {"id": org.id, **data}, key=org.id)
 
 
 def load_organisations(
