@@ -130,3 +130,75 @@ def drain(app):  # type: ignore[no-untyped-def]
     bus = bus_of(app)
     yield lambda: bus.drain()
     bus.stop()
+
+
+TEST_PASSWORD = "mat-khau-thu-nghiem-1"  # noqa: S105 - the password of users made by make_user in tests
+
+
+@pytest.fixture
+def make_org(database: Database):  # type: ignore[no-untyped-def]
+    """Create an organisation: ``make_org("hd", "Tỉnh Hải Dương", "province", parent="…code")`` → Organisation."""
+    from smartprovince import identity
+    from smartprovince.core.security import SYSTEM
+
+    def _make(code: str, name: str | None = None, level: str = "unit", *, parent: str | None = None):  # type: ignore[no-untyped-def]
+        with database.session() as s:
+            parent_row = identity.get_org_by_code(s, parent) if parent else None
+            return identity.create_organisation(s, actor=SYSTEM, code=code, name=name or code, level=level,
+                                                parent_id=parent_row.id if parent_row else None)
+
+    return _make
+
+
+@pytest.fixture
+def make_user(database: Database):  # type: ignore[no-untyped-def]
+    """Create a user: ``make_user("an", role="admin", org="30")`` → User (password ``TEST_PASSWORD``).
+
+    ``org`` is the code (or id) of the user's organisation; the roles are scoped to it (``None`` = the
+    whole tree). ``roles=[("specialist", "code"), …]`` gives several roles with their own scopes.
+    """
+    from smartprovince import identity
+    from smartprovince.core.security import SYSTEM
+
+    counter = iter(range(1, 1_000_000))
+
+    def _make(username: str | None = None, *, role: str | None = "specialist", org: str | None = None,
+              roles: list[tuple[str, str | None]] | None = None, kind: str = "officer",
+              password: str | None = TEST_PASSWORD, full_name: str | None = None, **extra):  # type: ignore[no-untyped-def]
+        username = username or f"user{next(counter)}"
+        with database.session() as s:
+            identity.sync_builtin_roles(s)
+
+            def org_id(code: str | None) -> str | None:
+                if code is None:
+                    return None
+                row = identity.get_org_by_code(s, code) or identity.get_org(s, code)
+                assert row is not None, f"make_user: no organisation {code!r}; create it with make_org"
+                return row.id
+
+            pairs = [(r, org_id(c)) for r, c in roles] if roles is not None else (
+                [(role, org_id(org))] if role else [])
+            return identity.create_user(s, actor=SYSTEM, username=username, password=password,
+                                        full_name=full_name or username, kind=kind, org_id=org_id(org),
+                                        roles=pairs, **extra)
+
+    return _make
+
+
+@pytest.fixture
+def login(client):  # type: ignore[no-untyped-def]
+    """Log ``client`` (or ``using=`` another TestClient) in with a cookie session; returns the CSRF token.
+
+    The token is also set as the client's ``X-CSRF-Token`` header, so unsafe calls just work.
+    """
+
+    def _login(user, password: str = TEST_PASSWORD, *, using=None) -> str:  # type: ignore[no-untyped-def]
+        c = using or client
+        username = user if isinstance(user, str) else user.username
+        r = c.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        token = r.json()["csrf_token"]
+        c.headers["x-csrf-token"] = token
+        return token
+
+    return _login
