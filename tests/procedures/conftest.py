@@ -14,6 +14,11 @@ from smartprovince.core.security import SYSTEM, Actor
 CITIZEN_CCCD = "030190001234"
 
 
+def _without_password(make_user):  # type: ignore[no-untyped-def]
+    # Hashing passwords (argon2) is slow; these tests authenticate with bearer tokens instead.
+    return lambda *a, **kw: make_user(*a, password=None, **kw)
+
+
 @dataclass
 class Env:
     """The people and places of a procedures test."""
@@ -42,6 +47,7 @@ def env(database: Database, make_org, make_user, frozen_clock) -> Env:  # type: 
     make_org("10795", "Xã Cẩm Hưng", "commune", parent="296")
     make_org("cong-an-tinh", "Công an tỉnh Hải Dương", "body", parent="30")
     make_org("so-tu-phap", "Sở Tư pháp", "department", parent="30")
+    make_user = _without_password(make_user)
     users = {
         "citizen": make_user("congdan", role="citizen", kind="citizen", cccd=CITIZEN_CCCD,
                              full_name="Nguyễn Thị Hoa"),
@@ -53,7 +59,39 @@ def env(database: Database, make_org, make_user, frozen_clock) -> Env:  # type: 
         "leader": make_user("lanhdao", role="district_leader", org="296", full_name="Phạm Văn Đức"),
         "police": make_user("congan", role="onestop_officer", org="cong-an-tinh"),
         "province": make_user("tinh", role="provincial_leader", org="30"),
+        "data": make_user("dulieu", role="data_officer", org="30"),
     }
     with database.session() as s:
         catalog.load_essential_services(s, actor=SYSTEM)
     return Env(db=database, users=users)
+
+
+
+@pytest.fixture
+def api(env):  # type: ignore[no-untyped-def]
+    """``api(name)`` → headers with a bearer token for the test user ``name`` (see ``env.users``).
+
+    Tokens are issued before the app (and its event-bus thread) starts: request ``api`` before ``client``.
+    """
+    from smartprovince import identity
+
+    cache: dict[str, dict[str, str]] = {}
+    with env.db.session() as s:
+        for name, user in env.users.items():
+            token = identity.issue_token(s, user_id=user.id, name="test")
+            cache[name] = {"Authorization": f"Bearer {token}"}
+    return cache.__getitem__
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    """A test client that does not start the app's background event-bus thread.
+
+    On SQLite a request that reads and then writes fails with "database is locked" when the bus
+    thread commits in between (a known limit of deferred transactions in WAL mode, reported to the
+    kernel owners). These tests check the procedures module, so events stay in the outbox, where
+    the tests read them.
+    """
+    from fastapi.testclient import TestClient
+
+    return TestClient(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from smartprovince.core.modules import Module
+from smartprovince.procedures import api
 
 PERMISSIONS = {
     "procedures.catalog.manage": "Quản lý danh mục thủ tục hành chính",
@@ -20,6 +21,7 @@ _OFFICER_WRITE = ["procedures.dossier.read", "procedures.dossier.process"]
 module = Module(
     name="procedures",
     title="Thủ tục hành chính",
+    api_routers=[api.router],
     permissions=PERMISSIONS,
     role_grants={
         "onestop_officer": ["procedures.dossier.read", "procedures.dossier.receive", "procedures.dossier.process",

@@ -517,6 +517,35 @@ def _refresh_digitised(session: Session, dossier: Dossier) -> None:
     dossier.digitised = bool(flags) and all(flags)
 
 
+def attach_files(session: Session, *, actor: Actor, dossier_id: str, files: list[NewAttachment]) -> Dossier:
+    """Đính kèm — add files to a dossier: the applicant while it waits at the desk or for a supplement,
+    or a one-stop officer of the agency while it is open. Writes an audit entry and the event
+    ``procedures.dossier.attached`` (no status change, so no action-log row)."""
+    dossier = _lock_dossier(session, dossier_id)
+    if is_applicant(actor, dossier):
+        if dossier.status not in (Status.SUBMITTED, Status.SUPPLEMENT_REQUESTED):
+            raise Conflict("Files can be added only before the dossier is received or when a supplement is asked.",
+                           title="Action not allowed now")
+    elif officer_can(actor, "receive", dossier):
+        if dossier.status not in {int(s) for s in lifecycle.OPEN}:
+            raise Conflict("The dossier is closed.", title="Action not allowed now")
+    else:
+        raise NotFound("No such dossier.")
+    if not files:
+        raise ValidationProblem("No file was given.")
+    at = now()
+    kind = "supplement" if dossier.status == Status.SUPPLEMENT_REQUESTED else "input"
+    _add_attachments(session, dossier, actor=actor, files=files, kind=kind, at=at)
+    _refresh_digitised(session, dossier)
+    names = [f.filename for f in files]
+    audit.record(session, actor=actor, action="procedures.dossier.attached", object_type="procedures.dossier",
+                 object_id=dossier.id, data={"code": dossier.code, "files": names},
+                 org_path=dossier.agency_path or None)
+    bus.publish(session, "procedures.dossier.attached", {"id": dossier.id, "code": dossier.code, "files": names,
+                                                         "at": at}, key=dossier.id)
+    return dossier
+
+
 # ------------------------------------------------------------------------------------------ officer
 
 
@@ -628,6 +657,7 @@ def supplement_dossier(
         raise Conflict(f"Action 'supplement' is not allowed from status {dossier.status}.",
                        title="Action not allowed now")
     _add_attachments(session, dossier, actor=actor, files=attachments or [], kind="supplement", at=at)
+    _refresh_digitised(session, dossier)
     data: dict[str, Any] = {"files": len(attachments or [])}
     if dossier.due_at is not None and dossier.supplement_requested_at is not None:
         new_due, days = timing.shift_for_supplement(dossier.due_at, dossier.supplement_requested_at, at,

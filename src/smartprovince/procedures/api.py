@@ -1,0 +1,269 @@
+"""HTTP API of the procedures module, under ``/api/v1/procedures``: parse, authorise, call the service, return."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from smartprovince.core.deps import DbSession
+from smartprovince.core.errors import ValidationProblem
+from smartprovince.core.pagination import CursorParams, Page, paginate
+from smartprovince.core.security import Actor, authenticated, public, require
+from smartprovince.core.storage import Storage
+from smartprovince.procedures import catalog, queries, service, stats
+from smartprovince.procedures.models import Dossier, Procedure
+from smartprovince.procedures.schemas import (
+    ActionIn,
+    DossierCreate,
+    DossierDetail,
+    DossierSummary,
+    ImportOut,
+    IntakeCreate,
+    ProcedurePublic,
+    ProcedureSummary,
+    StatsOut,
+    TrackingPublic,
+)
+
+router = APIRouter(prefix="/procedures", tags=["procedures"])
+
+ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
+"""File types accepted as dossier documents (real type checked from the bytes by core.storage)."""
+
+OfficerVerb = Literal["claim", "release", "receive", "refuse", "forward", "request_supplement", "request_fee",
+                      "refuse_withdrawal", "stop", "finish", "return_result", "extend"]
+ApplicantVerb = Literal["supplement", "pay", "request_withdrawal"]
+
+
+# ------------------------------------------------------------------------------------------ catalog
+
+
+@router.get("/catalog", response_model=Page[ProcedureSummary], summary="Search the procedure catalog")
+def list_procedures(
+    session: DbSession,
+    params: CursorParams = Depends(),
+    q: str | None = Query(None, max_length=200, description="Words of the name, or a code"),
+    field: str | None = Query(None, max_length=200),
+    agency: str | None = Query(None, max_length=64),
+    level: Literal["central", "province", "district", "commune"] | None = None,
+    online: Literal["full", "partial", "none"] | None = None,
+    essential: bool | None = None,
+    _: Actor = Depends(public("the procedure catalog is public information")),
+) -> Page[Any]:
+    stmt = queries.catalog_query(q=q, field=field, agency=agency, level=level, online=online, essential=essential)
+    return paginate(session, stmt, params, key=Procedure.code, into=ProcedureSummary)
+
+
+@router.get("/catalog/{code}", response_model=ProcedurePublic, summary="One procedure (current or given version)")
+def get_procedure(
+    code: str, session: DbSession, version: int | None = Query(None, ge=1, le=100000),
+    _: Actor = Depends(public("the procedure catalog is public information")),
+) -> ProcedurePublic:
+    return ProcedurePublic.model_validate(queries.get_procedure(session, code, version), from_attributes=True)
+
+
+@router.post("/catalog/import", response_model=ImportOut, summary="Import procedures from a JSON or CSV file")
+def import_catalog(
+    session: DbSession,
+    file: UploadFile = File(..., description="JSON ({'procedures': [...]}) or CSV"),
+    actor: Actor = Depends(require("procedures.catalog.manage")),
+) -> ImportOut:
+    data = file.file.read(5 * 1024 * 1024 + 1)
+    if len(data) > 5 * 1024 * 1024:
+        raise ValidationProblem("A catalog file may be at most 5 MB.")
+    rows = catalog.parse_catalog(data, filename=file.filename or "", content_type=file.content_type or "")
+    return ImportOut(**catalog.import_procedures(session, actor=actor, rows=rows).as_dict())
+
+
+# ------------------------------------------------------------------------------------------ dossiers
+
+
+@router.post("/dossiers", response_model=DossierDetail, status_code=201, summary="Submit a dossier online")
+def submit_online(
+    body: DossierCreate, session: DbSession, actor: Actor = Depends(require("procedures.dossier.submit")),
+) -> DossierDetail:
+    applicant = body.applicant
+    if applicant is None:
+        applicant_data = service.Applicant(name=actor.display_name or actor.username)
+    else:
+        applicant_data = service.Applicant(**applicant.model_dump())
+    d = service.submit_dossier(session, actor=actor, submission=service.Submission(
+        procedure_code=body.procedure_code, applicant=applicant_data, channel="online", agency_code=body.agency_code,
+        form_data=body.form_data, note=body.note, reuse_attachment_ids=body.reuse_attachment_ids))
+    return queries.detail(session, actor, d)
+
+
+@router.post("/intake", response_model=DossierDetail, status_code=201, summary="Enter a counter or postal dossier")
+def submit_counter(
+    body: IntakeCreate, session: DbSession, actor: Actor = Depends(require("procedures.dossier.receive")),
+) -> DossierDetail:
+    d = service.submit_dossier(session, actor=actor, submission=service.Submission(
+        procedure_code=body.procedure_code, applicant=service.Applicant(**body.applicant.model_dump()),
+        channel=body.channel, agency_code=body.agency_code, form_data=body.form_data, note=body.note))
+    return queries.detail(session, actor, d)
+
+
+@router.get("/dossiers", response_model=Page[DossierSummary], summary="Dossiers of the officer's agencies")
+def list_dossiers(
+    session: DbSession,
+    params: CursorParams = Depends(),
+    view: Literal["all", "intake", "processing", "closed"] = "all",
+    status: int | None = Query(None, ge=1, le=10),
+    procedure: str | None = Query(None, max_length=40),
+    agency: str | None = Query(None, max_length=64),
+    q: str | None = Query(None, max_length=100),
+    actor: Actor = Depends(require("procedures.dossier.read")),
+) -> Page[Any]:
+    stmt = queries.dossiers_query(actor, view=view, status=status, procedure=procedure, agency=agency, q=q)
+    return paginate(session, stmt, params, key=Dossier.submitted_at, descending=True).map(queries.summary)
+
+
+@router.get("/my-dossiers", response_model=Page[DossierSummary], summary="Dossiers I submitted")
+def my_dossiers(
+    session: DbSession, params: CursorParams = Depends(), actor: Actor = Depends(authenticated()),
+) -> Page[Any]:
+    stmt = queries.my_dossiers_query(actor)
+    return paginate(session, stmt, params, key=Dossier.submitted_at, descending=True).map(queries.summary)
+
+
+@router.get("/dossiers/{dossier_id}", response_model=DossierDetail, summary="One dossier with its timeline")
+def get_dossier(dossier_id: str, session: DbSession, actor: Actor = Depends(authenticated())) -> DossierDetail:
+    return queries.detail(session, actor, queries.access_dossier_by_id(session, actor, dossier_id))
+
+
+OFFICER_DISPATCH = {
+    "claim": lambda s, a, i, b: service.claim_dossier(s, actor=a, dossier_id=i),
+    "release": lambda s, a, i, b: service.release_dossier(s, actor=a, dossier_id=i),
+    "receive": lambda s, a, i, b: service.receive_dossier(s, actor=a, dossier_id=i, note=b.note),
+    "refuse": lambda s, a, i, b: service.refuse_dossier(s, actor=a, dossier_id=i, reason=b.reason or b.note),
+    "forward": lambda s, a, i, b: service.forward_dossier(s, actor=a, dossier_id=i, to_step=b.to_step,
+                                                          to_unit=b.to_unit, note=b.note),
+    "request_supplement": lambda s, a, i, b: service.request_supplement(s, actor=a, dossier_id=i,
+                                                                        reason=b.reason or b.note),
+    "request_fee": lambda s, a, i, b: service.request_fee(s, actor=a, dossier_id=i, amount=b.amount,
+                                                          description=b.note),
+    "refuse_withdrawal": lambda s, a, i, b: service.refuse_withdrawal(s, actor=a, dossier_id=i,
+                                                                      reason=b.reason or b.note),
+    "stop": lambda s, a, i, b: service.stop_dossier(s, actor=a, dossier_id=i, reason=b.reason or b.note),
+    "finish": lambda s, a, i, b: service.finish_dossier(s, actor=a, dossier_id=i, result_note=b.note),
+    "return_result": lambda s, a, i, b: service.return_result(s, actor=a, dossier_id=i, method=b.method or "",
+                                                              note=b.note),
+    "extend": lambda s, a, i, b: service.extend_dossier(s, actor=a, dossier_id=i, new_due_at=_need_date(b),
+                                                        reason=b.reason or b.note),
+}
+
+APPLICANT_DISPATCH = {
+    "supplement": lambda s, a, i, b: service.supplement_dossier(s, actor=a, dossier_id=i, note=b.note),
+    "pay": lambda s, a, i, b: service.pay_fee(s, actor=a, dossier_id=i, method=b.method or "online"),
+    "request_withdrawal": lambda s, a, i, b: service.request_withdrawal(s, actor=a, dossier_id=i,
+                                                                        reason=b.reason or b.note),
+}
+
+
+def _need_date(body: ActionIn) -> Any:
+    if body.new_due_at is None:
+        raise ValidationProblem("new_due_at is required.",
+                                errors=[{"loc": ["body", "new_due_at"], "msg": "required", "type": "missing"}])
+    return body.new_due_at
+
+
+@router.post("/dossiers/{dossier_id}/actions/{verb}", response_model=DossierDetail,
+             summary="An officer action (claim first; 409 when not allowed in the current status)")
+def officer_action(
+    dossier_id: str, verb: OfficerVerb, session: DbSession, body: ActionIn | None = None,
+    actor: Actor = Depends(require("procedures.dossier.read")),
+) -> DossierDetail:
+    queries.access_dossier_by_id(session, actor, dossier_id)
+    OFFICER_DISPATCH[verb](session, actor, dossier_id, body or ActionIn())
+    d = queries.access_dossier_by_id(session, actor, dossier_id)
+    return queries.detail(session, actor, d)
+
+
+@router.post("/dossiers/{dossier_id}/applicant/{verb}", response_model=DossierDetail,
+             summary="An applicant action: hand in a supplement, pay, ask to withdraw")
+def applicant_action(
+    dossier_id: str, verb: ApplicantVerb, session: DbSession, body: ActionIn | None = None,
+    actor: Actor = Depends(authenticated()),
+) -> DossierDetail:
+    queries.access_dossier_by_id(session, actor, dossier_id)
+    APPLICANT_DISPATCH[verb](session, actor, dossier_id, body or ActionIn())
+    return queries.detail(session, actor, queries.access_dossier_by_id(session, actor, dossier_id))
+
+
+@router.post("/dossiers/{dossier_id}/attachments", response_model=DossierDetail, status_code=201,
+             summary="Add a document file (PDF, JPEG, PNG)")
+def upload_attachment(
+    dossier_id: str, request: Request, session: DbSession,
+    file: UploadFile = File(...),
+    document_name: str = Form("", max_length=300),
+    digitised: bool = Form(True),
+    actor: Actor = Depends(authenticated()),
+) -> DossierDetail:
+    queries.access_dossier_by_id(session, actor, dossier_id)
+    new = store_upload(request, file, document_name=document_name, digitised=digitised)
+    d = service.attach_files(session, actor=actor, dossier_id=dossier_id, files=[new])
+    return queries.detail(session, actor, d)
+
+
+def store_upload(request: Request, file: UploadFile, *, document_name: str = "", digitised: bool = True
+                 ) -> service.NewAttachment:
+    """Check and store one uploaded file with ``core.storage``; 413/415 problems on bad files."""
+    settings = request.app.state.settings
+    data = file.file.read(int(settings.max_upload_bytes) + 1)
+    stored = Storage(settings).save(data, filename=file.filename, content_type=file.content_type,
+                                    allowed_types=ATTACHMENT_TYPES)
+    return service.NewAttachment(document_name=document_name or stored.filename, filename=stored.filename,
+                                 content_type=stored.content_type, size=stored.size, storage_key=stored.key,
+                                 digitised=digitised)
+
+
+@router.get("/dossiers/{dossier_id}/attachments/{attachment_id}", summary="Download a document file",
+            response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+def download_attachment(
+    dossier_id: str, attachment_id: str, request: Request, session: DbSession,
+    actor: Actor = Depends(authenticated()),
+) -> Response:
+    d = queries.access_dossier_by_id(session, actor, dossier_id)
+    att = queries.attachment_of(session, d, attachment_id)
+    data = Storage(request.app.state.settings).open(att.storage_key)
+    return Response(data, media_type=att.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{att.filename}"', "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/lookup", response_model=TrackingPublic, summary="Follow a dossier by its code and lookup key")
+def lookup(
+    session: DbSession,
+    code: str = Query(..., min_length=5, max_length=60),
+    key: str = Query(..., min_length=4, max_length=16),
+    _: Actor = Depends(public("tracking by dossier code plus the secret lookup key printed on the receipt")),
+) -> TrackingPublic:
+    return queries.track(session, code, key)
+
+
+# ------------------------------------------------------------------------------------------ statistics
+
+
+@router.get("/stats", response_model=StatsOut, summary="Statistics per agency × procedure (Decision 766)",
+            responses={200: {"content": {"text/csv": {}}}})
+def get_stats(
+    session: DbSession,
+    date_from: date = Query(..., alias="from"),
+    date_to: date = Query(..., alias="to"),
+    agency: str | None = Query(None, max_length=64),
+    procedure: str | None = Query(None, max_length=40),
+    format: Literal["json", "csv"] = "json",
+    actor: Actor = Depends(require("procedures.stats.read")),
+) -> Any:
+    if date_to < date_from:
+        raise ValidationProblem("'to' must not be before 'from'.")
+    if (date_to - date_from).days > 3660:
+        raise ValidationProblem("The period may be at most ten years.")
+    result = stats.compute(session, date_from, date_to, agency=agency, procedure=procedure,
+                           scopes=actor.scopes("procedures.stats.read"))
+    if format == "csv":
+        return Response(stats.to_csv(result), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="tthc-{date_from}-{date_to}.csv"'})
+    return result

@@ -1,0 +1,194 @@
+"""Thống kê — statistics of dossier handling per period × agency × procedure (Decision 766/QĐ-TTg).
+
+For a period [from, to] (local dates, both included):
+
+* **received** (tiếp nhận) — dossiers accepted in the period; **received_online** — those submitted
+  online. Online rate (tỷ lệ hồ sơ trực tuyến) = received_online / received.
+* **finished early / on time / late** — dossiers finished in the period, classified as in
+  :mod:`.timing`: late when finished after the due instant or when supplements were asked more than
+  once; early when finished on a day before the due day.
+* **open within / past due** — dossiers received by the end of the period and neither finished nor
+  closed by then, judged at the end of the period (or now, if the period has not ended).
+* **On-time rate** (chỉ số tiến độ giải quyết) = (early + on time) / (finished + open past due).
+* **Online payment rate** (thanh toán trực tuyến) = dossiers paid online / received dossiers with a fee.
+* **Digitisation rate** (số hóa hồ sơ) = received dossiers whose documents are all digitised / received.
+* **Average processing time** — mean calendar days from acceptance to finishing, finished dossiers.
+
+Everything is computed in SQL with one grouped query per family, so a half year of a million
+dossiers takes about a second on SQLite (see ``bench/procedures_stats.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from smartprovince.core.clock import VN_TZ, now
+from smartprovince.procedures.models import Dossier, Procedure
+from smartprovince.procedures.schemas import StatsOut, StatsRow
+
+COUNT_FIELDS = ("received", "received_online", "finished", "finished_early", "finished_on_time", "finished_late",
+                "open_within_due", "open_overdue", "stopped_or_refused", "fee_dossiers", "paid_online", "digitised")
+
+
+@dataclass
+class _Acc:
+    values: dict[str, float]
+    processing_seconds: float = 0.0
+
+
+def _bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(date_from, time(0), tzinfo=VN_TZ)
+    end = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=VN_TZ)
+    return start, end
+
+
+def _local_day(session: Session, column: Any) -> Any:
+    # Vietnam has no daylight-saving time: the local day is the UTC instant plus seven hours.
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Ho_Chi_Minh", column))
+    return func.date(column, "+7 hours")
+
+
+def _seconds_between(session: Session, a: Any, b: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", b - a)
+    return (func.julianday(b) - func.julianday(a)) * 86400.0
+
+
+def _scope_filter(scopes: list[str] | None) -> Any:
+    if scopes is None or "" in scopes:
+        return literal(True)
+    if not scopes:
+        return literal(False)
+    return or_(*[Dossier.agency_path.startswith(p, autoescape=True) for p in scopes])
+
+
+def _agency_filter(session: Session, agency: str | None) -> Any:
+    if not agency:
+        return literal(True)
+    from smartprovince import identity
+
+    org = identity.get_org_by_code(session, agency)
+    if org is not None:
+        return or_(Dossier.agency_code == agency, Dossier.agency_path.startswith(org.path, autoescape=True))
+    return Dossier.agency_code == agency
+
+
+def compute(
+    session: Session,
+    date_from: date,
+    date_to: date,
+    *,
+    agency: str | None = None,
+    procedure: str | None = None,
+    scopes: list[str] | None = None,
+) -> StatsOut:
+    """Statistics for the period, one row per agency × procedure, plus the total.
+
+    ``agency`` (an organisation code) includes its whole subtree; ``scopes`` (path prefixes from
+    ``actor.scopes``) limit the rows to what the reader may see; ``None`` means everything.
+    """
+    start, end = _bounds(date_from, date_to)
+    judge_at = min(end, now())
+    base = and_(_scope_filter(scopes), _agency_filter(session, agency),
+                Dossier.procedure_code == procedure if procedure else literal(True))
+    keys = (Dossier.agency_code, Dossier.procedure_code)
+    acc: dict[tuple[str, str], _Acc] = {}
+
+    def bucket(k: tuple[str, str]) -> _Acc:
+        if k not in acc:
+            acc[k] = _Acc(values=dict.fromkeys(COUNT_FIELDS, 0))
+        return acc[k]
+
+    def one(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    received_in = and_(Dossier.received_at >= start, Dossier.received_at < end)
+    q1 = select(
+        *keys, func.count(), one(Dossier.channel == "online"), one(Dossier.fee_total > 0),
+        one(and_(Dossier.fee_total > 0, Dossier.paid_online.is_(True))), one(Dossier.digitised.is_(True)),
+    ).where(base, received_in).group_by(*keys)
+    for a, p, n, online, fee, paid, dig in session.execute(q1):
+        b = bucket((a, p))
+        b.values.update(received=n, received_online=online or 0, fee_dossiers=fee or 0, paid_online=paid or 0,
+                        digitised=dig or 0)
+
+    late = or_(Dossier.supplement_requests > 1, Dossier.finished_at > Dossier.due_at)
+    early = and_(~late, _local_day(session, Dossier.finished_at) < _local_day(session, Dossier.due_at))
+    finished_in = and_(Dossier.finished_at >= start, Dossier.finished_at < end, Dossier.due_at.is_not(None))
+    q2 = select(
+        *keys, func.count(), one(early), one(late),
+        func.sum(_seconds_between(session, Dossier.received_at, Dossier.finished_at)),
+    ).where(base, finished_in).group_by(*keys)
+    for a, p, n, n_early, n_late, secs in session.execute(q2):
+        b = bucket((a, p))
+        b.values.update(finished=n, finished_early=n_early or 0, finished_late=n_late or 0,
+                        finished_on_time=n - (n_early or 0) - (n_late or 0))
+        b.processing_seconds = float(secs or 0)
+
+    open_at_end = and_(
+        Dossier.received_at < end, Dossier.due_at.is_not(None),
+        or_(Dossier.finished_at.is_(None), Dossier.finished_at >= end),
+        or_(Dossier.closed_at.is_(None), Dossier.closed_at >= end),
+    )
+    overdue = or_(Dossier.due_at < judge_at, Dossier.supplement_requests > 1)
+    q3 = select(*keys, func.count(), one(overdue)).where(base, open_at_end).group_by(*keys)
+    for a, p, n, n_over in session.execute(q3):
+        b = bucket((a, p))
+        b.values.update(open_within_due=n - (n_over or 0), open_overdue=n_over or 0)
+
+    closed_in = and_(Dossier.closed_at >= start, Dossier.closed_at < end)
+    q4 = select(*keys, func.count()).where(base, closed_in).group_by(*keys)
+    for a, p, n in session.execute(q4):
+        bucket((a, p)).values["stopped_or_refused"] = n
+
+    names = dict(session.execute(select(Procedure.code, Procedure.name).where(Procedure.is_current.is_(True))).all())
+    rows = [_row(a, p, names.get(p, p), acc[(a, p)]) for a, p in sorted(acc)]
+    total_acc = _Acc(values=dict.fromkeys(COUNT_FIELDS, 0))
+    for b in acc.values():
+        for f in COUNT_FIELDS:
+            total_acc.values[f] += b.values[f]
+        total_acc.processing_seconds += b.processing_seconds
+    total = _row("*", "*", "Tổng cộng", total_acc)
+    return StatsOut(date_from=date_from.isoformat(), date_to=date_to.isoformat(), agency=agency, rows=rows,
+                    total=total)
+
+
+def _rate(num: float, den: float) -> float | None:
+    return round(100.0 * num / den, 2) if den else None
+
+
+def _row(agency: str, proc: str, name: str, b: _Acc) -> StatsRow:
+    v = {k: int(x) for k, x in b.values.items()}
+    handled = v["finished"] + v["open_overdue"]
+    return StatsRow(
+        agency_code=agency, procedure_code=proc, procedure_name=name, **v,
+        avg_processing_days=round(b.processing_seconds / 86400.0 / v["finished"], 2) if v["finished"] else None,
+        online_rate=_rate(v["received_online"], v["received"]),
+        on_time_rate=_rate(v["finished_early"] + v["finished_on_time"], handled),
+        online_payment_rate=_rate(v["paid_online"], v["fee_dossiers"]),
+        digitisation_rate=_rate(v["digitised"], v["received"]),
+    )
+
+
+CSV_COLUMNS = ["agency_code", "procedure_code", "procedure_name", *COUNT_FIELDS, "avg_processing_days",
+               "online_rate", "on_time_rate", "online_payment_rate", "digitisation_rate"]
+
+
+def to_csv(result: StatsOut) -> str:
+    """The statistics as CSV (UTF-8 with a byte-order mark so spreadsheet programs show Vietnamese)."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for r in [*result.rows, result.total]:
+        d = r.model_dump()
+        w.writerow(["" if d[c] is None else d[c] for c in CSV_COLUMNS])
+    return buf.getvalue()

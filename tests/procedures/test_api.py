@@ -1,0 +1,131 @@
+"""The procedures API as a client uses it: catalog, submit, officer actions, tracking, problem+json errors."""
+
+from __future__ import annotations
+
+import io
+
+BIRTH = "1.001193"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _submit(client, api, **extra):
+    body = {"procedure_code": BIRTH, "agency_code": "10792", **extra}
+    r = client.post("/api/v1/procedures/dossiers", json=body, headers=api("citizen"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _act(client, api, who, dossier_id, verb, **body):
+    return client.post(f"/api/v1/procedures/dossiers/{dossier_id}/actions/{verb}", json=body, headers=api(who))
+
+
+def test_catalog_is_public_and_searchable(env, client):
+    r = client.get("/api/v1/procedures/catalog", params={"q": "khai sinh", "limit": 50})
+    assert r.status_code == 200
+    codes = [p["code"] for p in r.json()["items"]]
+    assert BIRTH in codes
+    r = client.get("/api/v1/procedures/catalog", params={"essential": True, "limit": 100})
+    assert len(r.json()["items"]) == 25
+    detail = client.get(f"/api/v1/procedures/catalog/{BIRTH}").json()
+    assert detail["cutoff_hour"] == 15 and detail["documents"][0]["name"] == "Tờ khai đăng ký khai sinh"
+    r = client.get("/api/v1/procedures/catalog/NO-SUCH")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_citizen_submits_officer_handles_anyone_tracks(api, client):
+    d = _submit(client, api, applicant={"name": "Nguyễn Thị Hoa", "cccd": "030190001234"})
+    assert d["status"] == 1 and d["code"].startswith("10792-")
+    r = client.post(f"/api/v1/procedures/dossiers/{d['id']}/attachments", headers=api("citizen"),
+                    files={"file": ("giay-chung-sinh.png", io.BytesIO(PNG), "image/png")},
+                    data={"document_name": "Giấy chứng sinh"})
+    assert r.status_code == 201, r.text
+    assert r.json()["digitised"] is True
+    # Receiving without a claim is refused; with a claim it works.
+    assert _act(client, api, "onestop", d["id"], "receive").status_code == 409
+    assert _act(client, api, "onestop", d["id"], "claim").status_code == 200
+    r = _act(client, api, "onestop", d["id"], "receive")
+    assert r.status_code == 200 and r.json()["status"] == 2 and r.json()["due_at"]
+    assert _act(client, api, "onestop", d["id"], "forward").json()["status"] == 4
+    _act(client, api, "leader", d["id"], "claim")
+    assert _act(client, api, "leader", d["id"], "finish", note="Đã ký").json()["status"] == 9
+    _act(client, api, "onestop", d["id"], "claim")
+    r = _act(client, api, "onestop", d["id"], "return_result", method="electronic")
+    assert r.json()["status"] == 10
+    t = client.get("/api/v1/procedures/lookup", params={"code": d["code"], "key": d["lookup_key"]})
+    assert t.status_code == 200
+    body = t.json()
+    assert body["status_label"] == "Đã trả kết quả" and body["applicant_initials"] == "N.T.H."
+    assert [e["verb"] for e in body["timeline"]] == ["submit", "receive", "forward", "finish", "return_result"]
+    assert "Nguyễn" not in t.text
+    wrong = client.get("/api/v1/procedures/lookup", params={"code": d["code"], "key": "WRONGKEY"})
+    assert wrong.status_code == 404
+
+
+def test_illegal_action_is_409_problem(api, client):
+    d = _submit(client, api)
+    _act(client, api, "onestop", d["id"], "claim")
+    r = _act(client, api, "onestop", d["id"], "finish")
+    assert r.status_code in (403, 409)
+    r = _act(client, api, "onestop", d["id"], "return_result", method="post")
+    assert r.status_code == 409
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_other_agency_and_other_citizen_see_nothing(api, client):
+    d = _submit(client, api)
+    assert client.get(f"/api/v1/procedures/dossiers/{d['id']}", headers=api("other_commune")).status_code == 404
+    assert client.get(f"/api/v1/procedures/dossiers/{d['id']}", headers=api("other_citizen")).status_code == 404
+    assert _act(client, api, "other_commune", d["id"], "claim").status_code == 404
+    assert client.get(f"/api/v1/procedures/dossiers/{d['id']}", headers=api("leader")).status_code == 200
+    assert client.get(f"/api/v1/procedures/dossiers/{d['id']}").status_code == 401
+    lst = client.get("/api/v1/procedures/dossiers", headers=api("other_commune")).json()
+    assert lst["items"] == []
+    mine = client.get("/api/v1/procedures/my-dossiers", headers=api("citizen")).json()
+    assert [x["id"] for x in mine["items"]] == [d["id"]]
+
+
+def test_bad_input_is_422_never_500(api, client):
+    r = client.post("/api/v1/procedures/dossiers", json={"procedure_code": BIRTH}, headers=api("citizen"))
+    assert r.status_code == 422  # a commune must be chosen
+    r = client.post("/api/v1/procedures/dossiers", json={"procedure_code": BIRTH, "agency_code": "296"},
+                    headers=api("citizen"))
+    assert r.status_code == 422  # a district is not a commune
+    r = client.post("/api/v1/procedures/dossiers", json={"procedure_code": "NOPE"}, headers=api("citizen"))
+    assert r.status_code == 404
+    d = _submit(client, api)
+    r = client.post(f"/api/v1/procedures/dossiers/{d['id']}/attachments", headers=api("citizen"),
+                    files={"file": ("virus.exe", io.BytesIO(b"MZ" + b"\x00" * 100), "application/pdf")})
+    assert r.status_code == 415
+
+
+def test_counter_intake_and_supplement_and_fee(api, client):
+    r = client.post("/api/v1/procedures/intake", headers=api("police"), json={
+        "procedure_code": "1.004194", "channel": "counter", "applicant": {"name": "Trần Văn Bình"}})
+    assert r.status_code == 201, r.text
+    d = r.json()
+    assert d["channel"] == "counter" and d["code"].startswith("cong-an-tinh-")
+    _act(client, api, "police", d["id"], "claim")
+    _act(client, api, "police", d["id"], "receive")
+    r = _act(client, api, "police", d["id"], "request_fee")
+    assert r.json()["status"] == 6 and r.json()["fee_total"] == 15000
+    r = client.post(f"/api/v1/procedures/dossiers/{d['id']}/applicant/pay", json={"method": "counter"},
+                    headers=api("police"))
+    assert r.status_code == 200 and r.json()["status"] == 4 and r.json()["fee_paid"] == 15000
+
+
+def test_catalog_import_versions_a_changed_procedure(api, client):
+    csv_text = ("code,name,field,agency_code,agency_name,level,online_level,processing_time,processing_unit,"
+                "documents,fees\n"
+                f"{BIRTH},Đăng ký khai sinh,Hộ tịch,,UBND cấp xã,commune,full,2,working_days,Tờ khai;Giấy chứng sinh,\n"
+                "HD-X-1,Thủ tục thử,Thử nghiệm,so-tu-phap,Sở Tư pháp,province,none,5,working_days,,\n")
+    r = client.post("/api/v1/procedures/catalog/import", headers=api("data"),
+                    files={"file": ("catalog.csv", io.BytesIO(csv_text.encode()), "text/csv")})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"created": ["HD-X-1"], "updated": [BIRTH], "unchanged": []}
+    assert client.get(f"/api/v1/procedures/catalog/{BIRTH}").json()["version"] == 2
+    assert client.get(f"/api/v1/procedures/catalog/{BIRTH}", params={"version": 1}).json()["processing_time"] == 1
+    bad = client.post("/api/v1/procedures/catalog/import", headers=api("data"),
+                      files={"file": ("c.json", io.BytesIO(b'[{"code": "x"}]'), "application/json")})
+    assert bad.status_code == 422 and bad.json()["errors"]
+    assert client.post("/api/v1/procedures/catalog/import", headers=api("citizen"),
+                       files={"file": ("c.json", io.BytesIO(b"[]"), "application/json")}).status_code == 403
