@@ -186,3 +186,116 @@ def orgs_load(
         f"[green]{result.source}[/green]: {result.total} organisations — "
         f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged."
     )
+
+
+# `smartprovince worker` and `smartprovince bus dead|replay|stats` — the event bus (core/bus.py does the work).
+bus_app = typer.Typer(help="Event bus: dead letters and replay (hàng đợi sự kiện).", no_args_is_help=True)
+app.add_typer(bus_app, name="bus")
+
+
+@app.command()
+def worker() -> None:
+    """Deliver events without the web server: the outbox dispatcher (or NATS relay) and every handler.
+
+    Production runs one or more workers next to the web processes; stop it with Ctrl+C or SIGTERM.
+    """
+    import signal
+    import threading
+
+    from smartprovince.core.bus import Bus, handlers
+    from smartprovince.core.db import Database
+    from smartprovince.core.migrate import upgrade
+    from smartprovince.registry import load_modules
+
+    s = get_settings()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    with console.status("Migrating database…"):
+        upgrade(s.db_url)
+    load_modules()  # importing the manifests registers every module's event handlers
+    db = Database(s.db_url)
+    bus = Bus(s, db)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    bus.start()
+    names = ", ".join(h.name for h in handlers()) or "none"
+    console.print(f"[green]Event worker running[/green] ({bus.backend}, {_safe_url(s.db_url)}); handlers: {names}")
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        with console.status("Stopping…"):
+            bus.stop()
+            db.dispose()
+    console.print("Event worker stopped; undelivered events stay in the outbox.")
+
+
+@bus_app.command("dead")
+def bus_dead(
+    status: str = typer.Option("open", help="open (not replayed), replayed or all."),
+    limit: int = typer.Option(50, min=1, max=500, help="How many to show (newest first)."),
+) -> None:
+    """List dead letters: events a handler failed to process after every retry."""
+    from smartprovince.core.bus import list_dead_letters
+    from smartprovince.core.db import Database
+
+    if status not in {"open", "replayed", "all"}:
+        raise typer.BadParameter("status must be open, replayed or all")
+    s = get_settings()
+    db = Database(s.db_url)
+    try:
+        with db.session() as session:
+            rows, _ = list_dead_letters(session, status=status, limit=limit)
+            table = Table("Dead at (UTC)", "Topic", "Handler", "Attempts", "Last error line", "Replayed")
+            table.add_column("Id (for `bus replay`)", no_wrap=True, min_width=32)
+            for dl in rows:
+                last_line = (dl.error.strip().splitlines() or [""])[-1][:80]
+                replayed = dl.replayed_at.strftime("%Y-%m-%d %H:%M") if dl.replayed_at else ""
+                dead_at = dl.dead_at.strftime("%Y-%m-%d %H:%M:%S")
+                table.add_row(dead_at, dl.topic, dl.handler, str(dl.attempts), last_line, replayed, dl.id)
+    finally:
+        db.dispose()
+    console.print(table if rows else "No dead letters.")
+
+
+@bus_app.command("replay")
+def bus_replay(
+    dead_letter_id: str = typer.Argument(..., help="Id of the dead letter (see `smartprovince bus dead`)."),
+) -> None:
+    """Deliver a dead-lettered event to its handler again (a running worker or web server picks it up)."""
+    from smartprovince.core.bus import replay_dead_letter
+    from smartprovince.core.db import Database
+    from smartprovince.core.errors import Problem
+    from smartprovince.core.security import SYSTEM
+
+    s = get_settings()
+    db = Database(s.db_url)
+    try:
+        with db.session() as session:
+            dl = replay_dead_letter(session, actor=SYSTEM, dead_letter_id=dead_letter_id)
+            topic, handler = dl.topic, dl.handler
+    except Problem as exc:
+        console.print(f"[red]{exc.detail or exc.title}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    console.print(f"[green]Replay queued[/green]: {topic} → {handler}")
+
+
+@bus_app.command("stats")
+def bus_stats_cmd() -> None:
+    """Print the bus counters: pending events, retries, processed, dead letters."""
+    from smartprovince.core.bus import bus_stats
+    from smartprovince.core.db import Database
+
+    s = get_settings()
+    db = Database(s.db_url)
+    try:
+        with db.session() as session:
+            counts = bus_stats(session)
+    finally:
+        db.dispose()
+    table = Table("Counter", "Value")
+    for name, value in counts.items():
+        table.add_row(name, str(value))
+    console.print(table)

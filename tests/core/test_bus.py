@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smartprovince.core import bus, security
+from smartprovince.core.audit import AuditEntry
 from smartprovince.core.bus import DeadLetter, Event, OutboxEvent, publish, subscribe
 from smartprovince.core.db import Database
 from smartprovince.core.security import ANONYMOUS, Actor, Grant
@@ -344,6 +345,19 @@ def test_admin_lists_and_replays_a_dead_letter(api, effects, registered, drain) 
     drain()
     assert count_effects(effects, "t.replay") == 1
 
+    with effects.session() as s:
+        trail = s.execute(
+            select(AuditEntry.action, AuditEntry.actor_name)
+            .where(AuditEntry.object_id == dl_id)
+            .order_by(AuditEntry.seq)
+        ).all()
+        topics = set(s.scalars(select(OutboxEvent.topic)))
+    assert [tuple(t) for t in trail] == [
+        ("core.bus.dead_lettered", "system"),
+        ("core.bus.dead_letter_replayed", "quantri"),
+    ]
+    assert {"core.bus.dead_lettered", "core.bus.dead_letter_replayed"} <= topics
+
     again = api.post(f"/api/v1/bus/dead-letters/{dl_id}/replay", headers=admin)
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")
@@ -400,3 +414,21 @@ def test_dead_letter_list_pages_with_a_cursor(api, effects, registered, drain) -
             break
         url = f"/api/v1/bus/dead-letters?limit=2&cursor={body['next_cursor']}"
     assert len(seen) == 5 and seen == sorted(seen, reverse=True)
+
+
+def test_nats_relay_publishes_each_event_once_to_jetstream(effects, registered, drain, app) -> None:
+    running = app.state.bus
+    if running.backend != "nats":
+        pytest.skip("runs with SMARTPROVINCE_TEST_BUS_URL=nats://…")
+    _register(registered, "test.bus.js.*", "t.js", lambda s, ev: add_effect(s, event_id=ev.id, handler="t.js"))
+    event_id = _publish(effects, "test.bus.js.sent", {"n": 1})
+    drain()
+    # The relay publishes again, as after a crash between publishing and marking the row dispatched:
+    with effects.session() as s:
+        s.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(dispatched_at=None))
+    drain()
+
+    nats = running.nats
+    info = nats._call(nats._js.stream_info(nats.stream))
+    assert info.state.messages == 1  # JetStream dropped the copy with the same Nats-Msg-Id
+    assert count_effects(effects, "t.js", event_id) == 1
