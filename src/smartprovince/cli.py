@@ -236,6 +236,8 @@ def bus_dead(
     limit: int = typer.Option(50, min=1, max=500, help="How many to show (newest first)."),
 ) -> None:
     """List dead letters: events a handler failed to process after every retry."""
+    from rich.markup import escape
+
     from smartprovince.core.bus import list_dead_letters
     from smartprovince.core.db import Database
 
@@ -243,19 +245,24 @@ def bus_dead(
         raise typer.BadParameter("status must be open, replayed or all")
     s = get_settings()
     db = Database(s.db_url)
+    lines: list[str] = []
     try:
         with db.session() as session:
             rows, _ = list_dead_letters(session, status=status, limit=limit)
-            table = Table("Dead at (UTC)", "Topic", "Handler", "Attempts", "Last error line", "Replayed")
-            table.add_column("Id (for `bus replay`)", no_wrap=True, min_width=32)
             for dl in rows:
-                last_line = (dl.error.strip().splitlines() or [""])[-1][:80]
-                replayed = dl.replayed_at.strftime("%Y-%m-%d %H:%M") if dl.replayed_at else ""
-                dead_at = dl.dead_at.strftime("%Y-%m-%d %H:%M:%S")
-                table.add_row(dead_at, dl.topic, dl.handler, str(dl.attempts), last_line, replayed, dl.id)
+                last_line = (dl.error.strip().splitlines() or [""])[-1][:200]
+                replayed = f" · replayed {dl.replayed_at:%Y-%m-%d %H:%M} by {dl.replayed_by}" if dl.replayed_at else ""
+                lines.append(
+                    f"[bold]{dl.id}[/bold]  {dl.dead_at:%Y-%m-%d %H:%M:%S} UTC  {escape(dl.topic)} → "
+                    f"{escape(dl.handler)}  ({dl.attempts} attempts){replayed}"
+                )
+                lines.append(f"    [red]{escape(last_line)}[/red]")
     finally:
         db.dispose()
-    console.print(table if rows else "No dead letters.")
+    if not lines:
+        console.print("No dead letters.")
+    for line in lines:
+        console.print(line, soft_wrap=True)
 
 
 @bus_app.command("replay")
