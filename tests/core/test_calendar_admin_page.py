@@ -38,6 +38,13 @@ def test_the_page_shows_the_year_with_holidays_and_decisions(client, admin):
     assert "Thông báo 6150/TB-BLĐTBXH" in html
 
 
+def test_the_page_speaks_english_too(client, admin):
+    r = client.get("/admin/calendar", params={"year": 2026}, headers={**HTML, "accept-language": "en"})
+    assert r.status_code == 200
+    assert "Liberation Day/Reunification Day" in r.text
+    assert "Public holidays under the Labour Code (Article 112)" in r.text
+
+
 def test_add_and_remove_a_decision_with_the_form(client, admin):
     form = {"day": "2027-03-12", "kind": "off", "reason": "Nghỉ theo quyết định thử", "reference": "QĐ 9",
             "csrf_token": admin}

@@ -416,6 +416,13 @@ def _clear_after(_session: Session) -> None:
     clear_cache()
 
 
+def _begin_write(session: Session) -> None:
+    # SQLite: take the write lock before reading, so a concurrent commit makes us wait, not fail.
+    from smartprovince.core.bus import begin_write
+
+    begin_write(session)
+
+
 def _announce(session: Session, *, actor: Actor, action: str, row: CalendarOverride) -> None:
     """Audit row and event for an edit, in the caller's transaction."""
     data = {"day": row.day.isoformat(), "kind": row.kind, "reason": row.reason, "reference": row.reference}
@@ -449,6 +456,7 @@ def set_override(
     reference = (reference or "").strip() or None
     if reference is not None and len(reference) > 200:
         raise ValidationProblem("'reference' must have at most 200 characters.")
+    _begin_write(session)
     row = session.scalar(select(CalendarOverride).where(CalendarOverride.day == day))
     action = "updated" if row is not None else "created"
     if row is None:
@@ -465,6 +473,7 @@ def set_override(
 
 def delete_override(session: Session, *, actor: Actor, day: date) -> None:
     """Remove the override of ``day`` (the day falls back to the legal rules); audit row and event."""
+    _begin_write(session)
     row = session.scalar(select(CalendarOverride).where(CalendarOverride.day == day))
     if row is None:
         raise NotFound(f"No calendar override on {day.isoformat()}.")

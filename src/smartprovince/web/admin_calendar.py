@@ -84,7 +84,8 @@ def _page(
     overrides = calendar.list_overrides(session, year=year)
     by_day = {d.day: d for d in days}
     holidays = [
-        {"day": d, "name": names[0], "current": by_day[d]} for d, names in calendar.legal_holidays(year).items()
+        {"day": d, "name": names[0], "name_en": names[1], "current": by_day[d]}
+        for d, names in calendar.legal_holidays(year).items()
     ]
     context: dict[str, Any] = {
         "year": year,
