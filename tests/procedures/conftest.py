@@ -78,7 +78,7 @@ def api(env):  # type: ignore[no-untyped-def]
     cache: dict[str, dict[str, str]] = {}
     with env.db.session() as s:
         for name, user in env.users.items():
-            token = identity.issue_token(s, user_id=user.id, name="test")
+            token = identity.issue_token(s, user_id=user.id, name="test", days=0)
             cache[name] = {"Authorization": f"Bearer {token}"}
     return cache.__getitem__
 

@@ -254,6 +254,11 @@ def _lock_dossier(session: Session, dossier_id: str) -> Dossier:
 def _officer_action(session: Session, *, actor: Actor, dossier_id: str, verb: str) -> tuple[Dossier, datetime]:
     dossier = _lock_dossier(session, dossier_id)
     _require_officer(actor, verb, dossier)
+    # The lifecycle is checked before the claim and before the verb's own input checks, so an action
+    # that is never possible in this status always answers 409, whatever else is wrong.
+    if not lifecycle.can(verb, Status(dossier.status)) or (verb == "extend" and dossier.extended_due_at):
+        raise Conflict(str(lifecycle.IllegalTransition(verb, Status(dossier.status))),
+                       title="Action not allowed now", dossier_status=dossier.status, verb=verb)
     at = now()
     _require_claim(actor, dossier, at)
     return dossier, at
