@@ -213,6 +213,9 @@ def worker() -> None:
         upgrade(s.db_url)
     load_modules()  # importing the manifests registers every module's event handlers
     db = Database(s.db_url)
+    from smartprovince.core import calendar
+
+    calendar.bind_database(db)  # handlers that compute working days without a session read this database
     bus = Bus(s, db)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
