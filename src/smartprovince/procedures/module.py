@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smartprovince.core.modules import Module
 from smartprovince.procedures import api
+from smartprovince.procedures.cli import cli
 
 PERMISSIONS = {
     "procedures.catalog.manage": "Quản lý danh mục thủ tục hành chính",
@@ -22,6 +23,7 @@ module = Module(
     name="procedures",
     title="Thủ tục hành chính",
     api_routers=[api.router],
+    cli=cli,
     permissions=PERMISSIONS,
     role_grants={
         "onestop_officer": ["procedures.dossier.read", "procedures.dossier.receive", "procedures.dossier.process",
