@@ -251,3 +251,29 @@ def test_each_edit_writes_an_audit_row_and_an_event_in_the_same_transaction(data
         ("core.calendar_override.deleted", "2027-03-12"),
     ]
     assert sorted(topics) == ["core.calendar_override.created", "core.calendar_override.deleted"]
+
+
+def test_importing_the_shipped_decisions_restores_deleted_ones_and_keeps_the_rest(database):
+    with database.session() as s:
+        assert calendar.import_decisions(s, actor=SYSTEM) == 0  # the migration already loaded them
+        calendar.delete_override(s, actor=SYSTEM, day=date(2025, 5, 2))
+        calendar.set_override(s, actor=SYSTEM, day=date(2025, 4, 26), kind="working", reason="Sửa tay")
+    with database.session() as s:
+        assert calendar.import_decisions(s, actor=SYSTEM) == 2
+    with database.session() as s:
+        rows = {r.day: r for r in calendar.list_overrides(s, year=2025)}
+    assert rows[date(2025, 5, 2)].kind == "off"
+    assert rows[date(2025, 4, 26)].reason == "Làm bù cho ngày nghỉ thứ Sáu 02/05/2025"
+
+
+def test_importing_a_new_year(database):
+    new_year = [
+        {"day": "2027-02-05", "kind": "off", "reason": "Nghỉ Tết Đinh Mùi", "reference": "QĐ thử"},
+        {"day": "2027-02-20", "kind": "working", "reason": "Làm bù"},
+    ]
+    with database.session() as s:
+        assert calendar.import_decisions(s, actor=SYSTEM, days=new_year) == 2
+        assert not is_working_day(s, date(2027, 2, 5))
+        assert is_working_day(s, date(2027, 2, 20))
+        with pytest.raises(ValidationProblem):
+            calendar.import_decisions(s, actor=SYSTEM, days=[{"day": "05/02/2027", "kind": "off", "reason": "x"}])

@@ -46,8 +46,13 @@ def test_the_page_speaks_english_too(client, admin):
 
 
 def test_add_and_remove_a_decision_with_the_form(client, admin):
-    form = {"day": "2027-03-12", "kind": "off", "reason": "Nghỉ theo quyết định thử", "reference": "QĐ 9",
-            "csrf_token": admin}
+    form = {
+        "day": "2027-03-12",
+        "kind": "off",
+        "reason": "Nghỉ theo quyết định thử",
+        "reference": "QĐ 9",
+        "csrf_token": admin,
+    }
     r = client.post("/admin/calendar/overrides", data=form, headers=HTML, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/admin/calendar?year=2027"
     page = client.get("/admin/calendar?year=2027", headers=HTML).text
@@ -56,8 +61,9 @@ def test_add_and_remove_a_decision_with_the_form(client, admin):
     api = client.get("/api/v1/calendar/days", params={"from": "2027-03-12", "to": "2027-03-12"}).json()
     assert api["items"][0]["working"] is False
 
-    r = client.post("/admin/calendar/overrides/2027-03-12/delete", data={"csrf_token": admin}, headers=HTML,
-                    follow_redirects=False)
+    r = client.post(
+        "/admin/calendar/overrides/2027-03-12/delete", data={"csrf_token": admin}, headers=HTML, follow_redirects=False
+    )
     assert r.status_code == 303
     assert cell(client.get("/admin/calendar?year=2027", headers=HTML).text, "2027-03-12") == "working_day:true"
 
@@ -94,5 +100,21 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client):
 def test_only_calendar_managers_open_the_page(client, make_user, login):
     login(make_user("chuyen.vien", role="specialist"))
     assert client.get("/admin/calendar", headers=HTML).status_code == 403
-    assert client.post("/admin/calendar/overrides", data={"day": "2027-03-12", "kind": "off", "reason": "x"},
-                       headers=HTML).status_code == 403
+    assert (
+        client.post(
+            "/admin/calendar/overrides", data={"day": "2027-03-12", "kind": "off", "reason": "x"}, headers=HTML
+        ).status_code
+        == 403
+    )
+
+
+def test_the_admin_reloads_the_shipped_decisions(client, admin):
+    client.post("/admin/calendar/overrides/2025-05-02/delete", data={"csrf_token": admin}, headers=HTML)
+    assert (
+        cell(client.get("/admin/calendar?year=2025", headers=HTML).text, "2025-05-02") == "holiday:false"
+    )  # the package knows it too
+    r = client.post("/admin/calendar/import", data={"csrf_token": admin}, headers=HTML, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/admin/calendar?year=2025", headers=HTML).text
+    assert "Đã nạp 1 quyết định đi kèm phần mềm." in page
+    assert cell(page, "2025-05-02") == "override_off:false"

@@ -480,3 +480,38 @@ def delete_override(session: Session, *, actor: Actor, day: date) -> None:
     _announce(session, actor=actor, action="deleted", row=row)
     session.execute(delete(CalendarOverride).where(CalendarOverride.id == row.id))
     _invalidate_on_end(session)
+
+
+def import_decisions(session: Session, *, actor: Actor, days: list[dict[str, Any]] | None = None) -> int:
+    """Load government decisions into the override table (default: the shipped ``vn_decisions.json``).
+
+    Each item has ``day`` (YYYY-MM-DD), ``kind``, ``reason`` and optionally ``reference``. A day that
+    already has exactly the same decision is left alone; a different one is replaced. Returns how
+    many days were created or changed. Use it after an upgrade ships the decisions of a new year.
+    """
+    items = list(shipped_decisions()) if days is None else days
+    existing = {r.day: r for r in list_overrides(session)}
+    changed = 0
+    for item in items:
+        try:
+            day = date.fromisoformat(str(item["day"]))
+        except (KeyError, ValueError) as exc:
+            raise ValidationProblem(f"Bad decision item {item!r}: 'day' must be YYYY-MM-DD.") from exc
+        row = existing.get(day)
+        reference = (item.get("reference") or "").strip() or None
+        if row is not None and (row.kind, row.reason, row.reference) == (
+            item.get("kind"),
+            item.get("reason"),
+            reference,
+        ):
+            continue
+        set_override(
+            session,
+            actor=actor,
+            day=day,
+            kind=str(item.get("kind")),
+            reason=str(item.get("reason") or ""),
+            reference=reference,
+        )
+        changed += 1
+    return changed

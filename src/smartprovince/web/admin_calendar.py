@@ -176,3 +176,13 @@ def remove_override(
         message="Đã xóa quyết định của ngày {day}.",
         day=day.strftime("%d/%m/%Y"),
     )
+
+
+@router.post("/import")
+def import_shipped(
+    request: Request, session: DbSession, csrf_token: str = Form(""), actor: Actor = Depends(require(MANAGE))
+) -> Response:
+    """Load the decisions shipped with the platform (after an upgrade brings a new year's decisions)."""
+    verify_csrf(request, csrf_token)
+    changed = calendar.import_decisions(session, actor=actor)
+    return redirect(request, "/admin/calendar", message="Đã nạp {n} quyết định đi kèm phần mềm.", n=changed)
