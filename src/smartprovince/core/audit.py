@@ -36,7 +36,21 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Index, Integer, Select, String, Text, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from smartprovince.core import clock
@@ -145,23 +159,28 @@ def entry_hash(entry: Any) -> str:
 # ------------------------------------------------------------------------------------------- record
 
 
-def _lock_head(session: Session) -> tuple[int, str]:
+_HEAD = AuditHead.__table__
+_LOG = AuditEntry.__table__
+# Built once: record() runs inside every write of the platform, so it should cost little.
+_BUMP_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.seq, _HEAD.c.hash)
+_SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
+_INSERT_ENTRY = insert(_LOG)
+
+
+def _lock_head(connection: Connection) -> tuple[int, str]:
     """Take the chain lock and reserve the next sequence number; return ``(seq, prev_hash)``.
 
     The ``UPDATE`` comes first on purpose: it locks the head row (PostgreSQL) or takes the database
     write lock (SQLite) *before* we read, so a concurrent writer waits here until we commit and then
     reads our hash.
     """
-    head = AuditHead.__table__
-    row = session.execute(
-        update(head).where(head.c.id == 1).values(seq=head.c.seq + 1).returning(head.c.seq, head.c.hash)
-    ).first()
+    row = connection.execute(_BUMP_HEAD).first()
     if row is not None:
         return int(row.seq), str(row.hash)
     # No head row: only acceptable on an empty log (e.g. a database created without the migration).
-    if session.scalar(select(func.count()).select_from(AuditEntry)):
+    if connection.execute(select(func.count()).select_from(_LOG)).scalar():
         raise RuntimeError("audit_head row is missing while audit entries exist; run `smartprovince audit verify`")
-    session.execute(insert(head).values(id=1, seq=1, hash=GENESIS_HASH))
+    connection.execute(insert(_HEAD).values(id=1, seq=1, hash=GENESIS_HASH))
     return 1, GENESIS_HASH
 
 
@@ -187,13 +206,16 @@ def record(
       auditors (scoped ``core.audit.read``) can see the entry. ``None`` = visible to province-wide
       auditors only.
 
-    The entry is committed or rolled back together with the caller's change.
+    The entry is committed or rolled back together with the caller's change. The returned object
+    is not attached to the session (entries are never changed); read it, don't modify it.
     """
     if not action or not object_type:
         raise ValueError("audit record needs an action and an object_type")
     who = actor or SYSTEM
     data_text = None if data is None else canonical_json(data)
-    seq, prev_hash = _lock_head(session)
+    # The session's own connection: same transaction as the caller's change.
+    connection = session.connection()
+    seq, prev_hash = _lock_head(connection)
     entry = AuditEntry(
         id=new_id(),
         seq=seq,
@@ -211,10 +233,8 @@ def record(
         prev_hash=prev_hash,
     )
     entry.hash = entry_hash(entry)
-    session.add(entry)
-    session.flush([entry])
-    head = AuditHead.__table__
-    session.execute(update(head).where(head.c.id == 1).values(hash=entry.hash))
+    connection.execute(_INSERT_ENTRY, {c.key: getattr(entry, c.key) for c in _LOG.columns})
+    connection.execute(_SET_HEAD_HASH, {"new_hash": entry.hash})
     # Only ids and the action: the data may hold personal details.
     log.debug("audit %s on %s %s (seq %s)", entry.action, entry.object_type, entry.object_id, entry.seq)
     return entry
