@@ -118,3 +118,9 @@ def test_overrides_are_respected(table, start, n):
         assert is_working_day(due_day)
         assert table.get(due_day) != "off"
         assert working_days_between(start, due) == n
+
+
+@settings(max_examples=300, deadline=None)
+@given(day=st.dates(min_value=date(1995, 1, 1), max_value=date(2099, 12, 31)))
+def test_the_fast_working_check_agrees_with_day_info(day):
+    assert calendar._Lookup(None).working(day) is day_info(day).working

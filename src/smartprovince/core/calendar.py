@@ -254,10 +254,7 @@ def _overrides(year: int, session: Session | None) -> dict[date, _Override]:
 # Reading the calendar
 
 
-def day_info(day: date, *, session: Session | None = None) -> DayInfo:
-    """What ``day`` is: working or not, and why (override first, then public holiday, then weekend)."""
-    _check_year(day.year)
-    ov = _overrides(day.year, session).get(day)
+def _resolve(day: date, ov: _Override | None) -> DayInfo:
     if ov is not None:
         if ov.kind == "working":
             return DayInfo(day, True, "override_working", ov.reason, None, ov.reference)
@@ -269,6 +266,44 @@ def day_info(day: date, *, session: Session | None = None) -> DayInfo:
     if wd >= 5:
         return DayInfo(day, False, "weekend", _WEEKDAY_VI[wd], _WEEKDAY_EN[wd])
     return DayInfo(day, True, "working_day")
+
+
+class _Lookup:
+    """Answers :func:`day_info` for the many days of one call, fetching each year's overrides once."""
+
+    def __init__(self, session: Session | None):
+        self.session = session
+        self.years: dict[int, dict[date, _Override]] = {}
+
+    def _table(self, year: int) -> dict[date, _Override]:
+        table = self.years.get(year)
+        if table is None:
+            _check_year(year)
+            table = self.years[year] = _overrides(year, self.session)
+        return table
+
+    def __call__(self, day: date) -> DayInfo:
+        return _resolve(day, self._table(day.year).get(day))
+
+    def working(self, day: date) -> bool:
+        # Same rule as _resolve, without building a DayInfo (this runs for every day of a range).
+        ov = self._table(day.year).get(day)
+        if ov is not None:
+            return ov.kind == "working"
+        return day.weekday() < 5 and day not in legal_holidays(day.year)
+
+    def next_working(self, day: date) -> date:
+        d = day
+        for _ in range(3660):  # ten years: only a broken override table has no working day in that span
+            d += timedelta(days=1)
+            if self.working(d):
+                return d
+        raise CalendarRangeError(f"No working day within ten years after {day.isoformat()}.")
+
+
+def day_info(day: date, *, session: Session | None = None) -> DayInfo:
+    """What ``day`` is: working or not, and why (override first, then public holiday, then weekend)."""
+    return _Lookup(session)(day)
 
 
 def is_working_day(session_or_day: Session | date | None, day: date | None = None) -> bool:
@@ -290,7 +325,8 @@ def calendar_days(first: date, last: date, *, session: Session | None = None) ->
     """Every day from ``first`` to ``last`` (both included), with whether it is a working day."""
     if last < first:
         raise CalendarRangeError("The end date is before the start date.")
-    return [day_info(d, session=session) for d in _dates(first, last)]
+    look = _Lookup(session)
+    return [look(d) for d in _dates(first, last)]
 
 
 def _dates(first: date, last: date) -> Iterator[date]:
@@ -302,12 +338,7 @@ def _dates(first: date, last: date) -> Iterator[date]:
 
 def next_working_day(day: date, *, session: Session | None = None) -> date:
     """The first working day strictly after ``day``."""
-    d = day
-    for _ in range(3660):  # ten years: only a broken override table has no working day in that span
-        d += timedelta(days=1)
-        if day_info(d, session=session).working:
-            return d
-    raise CalendarRangeError(f"No working day within ten years after {day.isoformat()}.")
+    return _Lookup(session).next_working(day)
 
 
 def _local(instant: datetime, name: str) -> datetime:
@@ -319,15 +350,19 @@ def _local(instant: datetime, name: str) -> datetime:
     return local
 
 
-def effective_receipt_day(start: datetime, *, cutoff_hour: int | None = None, session: Session | None = None) -> date:
-    """The day a receipt counts from: its local date, or the next working day when received at/after ``cutoff_hour``."""
+def _receipt_day(start: datetime, cutoff_hour: int | None, look: _Lookup) -> date:
     if cutoff_hour is not None and not 0 <= cutoff_hour <= 23:
         raise CalendarRangeError("'cutoff_hour' must be between 0 and 23.")
     local = _local(start, "start")
     received = local.date()
     if cutoff_hour is not None and local.hour >= cutoff_hour:
-        received = next_working_day(received, session=session)
+        received = look.next_working(received)
     return received
+
+
+def effective_receipt_day(start: datetime, *, cutoff_hour: int | None = None, session: Session | None = None) -> date:
+    """The day a receipt counts from: its local date, or the next working day when received at/after ``cutoff_hour``."""
+    return _receipt_day(start, cutoff_hour, _Lookup(session))
 
 
 def add_working_days(
@@ -347,13 +382,14 @@ def add_working_days(
     """
     if n < 0:
         raise CalendarRangeError("'n' (number of working days) must be 0 or more.")
-    received = effective_receipt_day(start, cutoff_hour=cutoff_hour, session=session)
+    look = _Lookup(session)
+    received = _receipt_day(start, cutoff_hour, look)
     if n == 0:
-        due = received if day_info(received, session=session).working else next_working_day(received, session=session)
+        due = received if look.working(received) else look.next_working(received)
     else:
         due = received
         for _ in range(n):
-            due = next_working_day(due, session=session)
+            due = look.next_working(due)
     result = datetime.combine(due, office.end, tzinfo=VN_TZ).astimezone(UTC)
     return max(result, start.astimezone(UTC))
 
@@ -368,9 +404,11 @@ def working_days_between(a: datetime | date, b: datetime | date, *, session: Ses
     db = _local(b, "b").date() if isinstance(b, datetime) else b
     _check_year(da.year)
     _check_year(db.year)
+    sign = 1
     if db < da:
-        return -working_days_between(db, da, session=session)
-    return sum(1 for d in _dates(da + timedelta(days=1), db) if day_info(d, session=session).working)
+        da, db, sign = db, da, -1
+    look = _Lookup(session)
+    return sign * sum(1 for d in _dates(da + timedelta(days=1), db) if look.working(d))
 
 
 def working_time_between(
@@ -380,9 +418,10 @@ def working_time_between(
     la, lb = _local(a, "a"), _local(b, "b")
     if lb < la:
         return -working_time_between(b, a, session=session, office=office)
+    look = _Lookup(session)
     total = timedelta()
     for d in _dates(la.date(), lb.date()):
-        if not day_info(d, session=session).working:
+        if not look.working(d):
             continue
         for p_start, p_end in office.periods:
             lo = max(la, datetime.combine(d, p_start, tzinfo=VN_TZ))
