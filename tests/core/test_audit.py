@@ -277,3 +277,43 @@ def test_cli_verify_names_the_first_broken_entry(database: Database, cli_env) ->
     result = run_cli("audit", "verify")
     assert result.exit_code == 1
     assert "seq 2" in result.output and entries[1].id in result.output
+
+
+def test_verify_finds_an_entry_forged_after_the_head(database: Database) -> None:
+    entries = add_entries(database, 2)
+    with database.session() as s:
+        forged = dict(s.execute(select(AuditEntry.__table__).where(AuditEntry.seq == 2)).one()._mapping)
+    forged.update(id="f" * 32, seq=3, prev_hash=entries[1].hash, action="identity.user.granted_admin")
+    forged["hash"] = audit.entry_hash(type("Row", (), forged))
+    with database.engine.begin() as c:  # an INSERT: the triggers do not stop it, the head is not moved
+        c.execute(AuditEntry.__table__.insert(), forged)
+    result = check(database)
+    assert result.broken is not None
+    assert (result.broken.seq, result.broken.id) == (3, "f" * 32)
+
+
+def test_verify_while_others_write_is_not_a_false_alarm(settings) -> None:
+    db = Database(settings.db_url)
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            with db.session() as s:
+                audit.record(s, actor=None, action="x.thing.made", object_type="thing", object_id="1")
+
+    add_entries(db, 5)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        results = []
+        for _ in range(5):
+            with db.session() as s:
+                results.append(audit.verify(s, batch_size=7))
+    finally:
+        stop.set()
+        thread.join()
+    try:
+        assert all(r.ok for r in results), [r.broken for r in results]
+        assert check(db).ok
+    finally:
+        db.dispose()

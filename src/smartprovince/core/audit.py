@@ -282,16 +282,26 @@ def verify(
     not the hash of the entry before it. Entries deleted at the end are found by comparing with the
     head row. ``on_progress(checked)`` is called after each batch (for progress bars).
     """
+    # The head is read first: entries appended while we walk (seq above the head we saw) are left for
+    # the next run, so a busy log is never reported as broken.
+    head = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).first()
+    if head is None:
+        first = session.execute(select(_LOG.c.seq, _LOG.c.id).order_by(_LOG.c.seq).limit(1)).first()
+        if first is None:
+            return AuditVerification(0, None)
+        return AuditVerification(0, BrokenEntry(first.seq, first.id, "the chain head row is missing"))
+    end_seq = int(head.seq)
     expected_seq = 1
     expected_prev = GENESIS_HASH
     checked = 0
-    last_seq = 0
+    last_seq = None
     while True:
         # Plain rows, not ORM objects: nothing piles up in the session's identity map on long logs.
-        table = AuditEntry.__table__
-        rows = session.execute(
-            select(table).where(table.c.seq > last_seq).order_by(table.c.seq).limit(batch_size)
-        ).all()
+        # Rows with a seq below 1 can only come from tampering; they are read too.
+        stmt = select(_LOG).where(_LOG.c.seq <= end_seq).order_by(_LOG.c.seq).limit(batch_size)
+        if last_seq is not None:
+            stmt = stmt.where(_LOG.c.seq > last_seq)
+        rows = session.execute(stmt).all()
         if not rows:
             break
         for entry in rows:
@@ -309,18 +319,25 @@ def verify(
         last_seq = rows[-1].seq
         if on_progress:
             on_progress(checked)
-    head = session.get(AuditHead, 1)
-    if head is None:
-        if checked:
-            return AuditVerification(checked, BrokenEntry(checked, None, "the chain head row is missing"))
-    elif head.seq != checked or head.hash != expected_prev:
-        # A reserved-but-not-committed seq never shows here: the head update commits with its entry.
+    if checked != end_seq:
         reason = (
-            f"the log ends at entry {checked} but the chain head records entry {head.seq} (entries missing at the end)"
+            f"the log ends at entry {checked} but the chain head records entry {end_seq} (entries missing at the end)"
         )
-        if head.seq == checked:
-            reason = f"the chain head's hash does not match entry {checked}"
-        return AuditVerification(checked, BrokenEntry(checked + 1 if head.seq > checked else checked, None, reason))
+        return AuditVerification(checked, BrokenEntry(checked + 1, None, reason))
+    if head.hash != expected_prev:
+        return AuditVerification(
+            checked, BrokenEntry(checked, None, f"the chain head's hash does not match entry {checked}")
+        )
+    # Entries above the head we read are fine if they were committed meanwhile (the head moves in the
+    # same transaction as its entry, so read the entries first, then the head). Any other is forged.
+    beyond = session.execute(
+        select(_LOG.c.seq, _LOG.c.id).where(_LOG.c.seq > end_seq).order_by(_LOG.c.seq.desc()).limit(1)
+    ).first()
+    if beyond is not None:
+        now_head = session.execute(select(_HEAD.c.seq).where(_HEAD.c.id == 1)).scalar()
+        if now_head is None or beyond.seq > now_head:
+            reason = f"entry {beyond.seq} lies after the chain head (entry {now_head}): it was added outside the log"
+            return AuditVerification(checked, BrokenEntry(beyond.seq, beyond.id, reason))
     return AuditVerification(checked, None)
 
 
