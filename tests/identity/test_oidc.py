@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
@@ -219,11 +221,34 @@ def test_login_button_link_reaches_the_provider(oidc_client: TestClient, provide
     assert second.headers["location"].startswith(f"{provider}/oauth2/authorize?")
 
 
-def test_concurrent_first_logins_create_one_account(oidc_settings: Settings, database: Database, provider: str) -> None:
+def test_concurrent_first_logins_create_one_account(
+    oidc_settings: Settings,
+    database: Database,
+    provider: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from smartprovince.app import create_app
+    from smartprovince.identity import service
 
+    # Make the race certain: both requests have looked for the account (none yet) before either creates it.
+    real_create_user = service.create_user
+    looked = threading.Barrier(2)
+
+    calls: list[int] = []
+
+    def create_user_after_both_looked(*args: object, **kwargs: object) -> User:
+        calls.append(1)
+        if len(calls) <= 2:  # only the first attempt of each request waits for the other
+            with contextlib.suppress(threading.BrokenBarrierError):
+                looked.wait(timeout=5)
+        return real_create_user(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "create_user", create_user_after_both_looked)
+    caplog.set_level(logging.INFO, logger="smartprovince.identity.oidc")
     app = create_app(oidc_settings, db=database)
-    with TestClient(app) as a, TestClient(app) as b:
+    with TestClient(app) as a:  # one lifespan (start-up once); the second browser shares it
+        b = TestClient(app)
         legs = [_login_at_provider(c, "vneid-008") for c in (a, b)]
         results: list[int] = []
         barrier = threading.Barrier(2)
@@ -238,6 +263,7 @@ def test_concurrent_first_logins_create_one_account(oidc_settings: Settings, dat
         for t in threads:
             t.join(30)
     assert sorted(results) == [303, 303]
+    assert "raced with another one" in caplog.text  # the losing request retried instead of failing
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(User).where(User.oidc_subject == "vneid-008")) == 1
 

@@ -6,6 +6,7 @@ cookies. They are public (the person is not logged in yet) and listed in ``tests
 
 from __future__ import annotations
 
+import logging
 import time
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from smartprovince.identity.auth import client_ip, set_login_cookies
 OIDC_LOGIN_PATH = "/auth/oidc/login"
 OIDC_CALLBACK_PATH = "/auth/oidc/callback"
 _RETRIES = 4
+log = logging.getLogger("smartprovince.identity.oidc")
 
 router = APIRouter(tags=["identity"])
 
@@ -104,6 +106,7 @@ def oidc_callback(
         except (IntegrityError, OperationalError, Conflict):
             # Another first login of the same person won the race (unique issuer+sub or username), or
             # SQLite refused a stale write: a new transaction now sees the committed account.
+            log.info("OIDC first login raced with another one; retrying (attempt %d)", attempt + 1)
             if attempt == _RETRIES - 1:
                 raise Conflict("Đăng nhập đang được xử lý, vui lòng thử lại (login in progress, try again).") from None
             time.sleep(0.05 * (attempt + 1))

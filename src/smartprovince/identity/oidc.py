@@ -49,6 +49,7 @@ FLOW_COOKIE = "sp_oidc"
 FLOW_MAX_AGE = 600  # seconds the person has to log in at the provider
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 _CACHE_SECONDS = 3600
+_VI = "Đăng nhập qua nhà cung cấp định danh không thành công: "
 _TIMEOUT = 10.0
 
 
@@ -99,9 +100,11 @@ def _get_json(url: str) -> dict[str, Any]:
         response.raise_for_status()
         data = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise OidcError(f"The identity provider did not answer correctly ({url}).") from exc
+        raise OidcError(
+            f"{_VI}nhà cung cấp không trả lời đúng (the identity provider did not answer correctly: {url})."
+        ) from exc
     if not isinstance(data, dict):
-        raise OidcError(f"The identity provider sent an unexpected document ({url}).")
+        raise OidcError(f"{_VI}tài liệu không đúng dạng (the identity provider sent an unexpected document: {url}).")
     return data
 
 
@@ -129,10 +132,12 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
     def fetch() -> dict[str, Any]:
         meta = _get_json(f"{issuer}/.well-known/openid-configuration")
         if str(meta.get("issuer", "")).rstrip("/") != issuer:
-            raise OidcError("The identity provider's issuer does not match the configured issuer.")
+            raise OidcError(
+                f"{_VI}issuer không khớp cấu hình (the provider's issuer does not match the configured issuer)."
+            )
         for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not meta.get(key):
-                raise OidcError(f"The identity provider's metadata has no {key}.")
+                raise OidcError(f"{_VI}thiếu {key} (the provider's metadata has no {key}).")
         return meta
 
     return _cached(f"meta:{issuer}", fetch)
@@ -146,7 +151,7 @@ def _key_set(settings: Settings, *, refresh: bool = False) -> KeySet:
         try:
             return KeySet.import_key_set(_get_json(uri))  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
-            raise OidcError("The identity provider's signing keys could not be read.") from exc
+            raise OidcError(f"{_VI}không đọc được khóa ký (the provider's signing keys could not be read).") from exc
 
     return _cached(f"jwks:{uri}", fetch, refresh=refresh)
 
@@ -235,23 +240,29 @@ def finish_login(
     if not oidc_enabled(settings):
         raise BadRequest("Đăng nhập OpenID Connect chưa được cấu hình (OpenID Connect login is not configured).")
     if error:
-        raise OidcError(f"The identity provider refused the login ({error[:100]}).")
+        raise OidcError(f"{_VI}nhà cung cấp từ chối (the identity provider refused the login: {error[:100]}).")
     if not flow_cookie:
-        raise OidcError("The login was not started here or took too long; please start again.")
+        raise OidcError(
+            f"{_VI}phiên đăng nhập không bắt đầu tại đây hoặc đã hết hạn, vui lòng thử lại "
+            "(the login was not started here or took too long; please start again)."
+        )
     try:
         flow = _serializer(settings).loads(flow_cookie, max_age=FLOW_MAX_AGE)
     except SignatureExpired as exc:
-        raise OidcError("The login took too long; please start again.") from exc
+        raise OidcError(f"{_VI}quá thời gian, vui lòng thử lại (the login took too long; please start again).") from exc
     except BadSignature as exc:
-        raise OidcError("The login was not started here; please start again.") from exc
+        raise OidcError(
+            f"{_VI}phiên đăng nhập không bắt đầu tại đây, vui lòng thử lại "
+            "(the login was not started here; please start again)."
+        ) from exc
     if not state or not hmac.compare_digest(str(flow.get("state", "")), state):
-        raise OidcError("The login answer does not belong to this browser (state mismatch).")
+        raise OidcError(f"{_VI}phản hồi không thuộc trình duyệt này (state mismatch).")
     if not code:
-        raise OidcError("The identity provider sent no authorization code.")
+        raise OidcError(f"{_VI}không có mã cấp quyền (the identity provider sent no authorization code).")
     tokens = _exchange_code(settings, code=code, verifier=flow["verifier"], redirect_uri=flow["redirect"])
     id_token = tokens.get("id_token")
     if not isinstance(id_token, str):
-        raise OidcError("The identity provider sent no ID token.")
+        raise OidcError(f"{_VI}không có ID token (the identity provider sent no ID token).")
     claims = verify_id_token(settings, id_token, nonce=flow["nonce"])
     return OidcIdentity(issuer=str(claims["iss"]), subject=str(claims["sub"]), claims=claims, next_url=flow["next"])
 
@@ -269,10 +280,12 @@ def _exchange_code(settings: Settings, *, code: str, verifier: str, redirect_uri
             response = client.post(meta["token_endpoint"], data=data, auth=auth, headers={"Accept": "application/json"})
         body = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise OidcError("The identity provider's token endpoint did not answer correctly.") from exc
+        raise OidcError(
+            f"{_VI}máy chủ token không trả lời đúng (the token endpoint did not answer correctly)."
+        ) from exc
     if response.status_code != 200 or not isinstance(body, dict):
         reason = body.get("error") if isinstance(body, dict) else None
-        raise OidcError(f"The identity provider refused the authorization code ({reason or response.status_code}).")
+        raise OidcError(f"{_VI}mã cấp quyền bị từ chối (authorization code refused: {reason or response.status_code}).")
     return body
 
 
@@ -286,9 +299,9 @@ def verify_id_token(settings: Settings, id_token: str, *, nonce: str) -> dict[st
             break
         except JoseError as exc:
             if refresh:
-                raise OidcError("The ID token's signature is not valid.") from exc
+                raise OidcError(f"{_VI}chữ ký ID token không hợp lệ (the ID token's signature is not valid).") from exc
         except ValueError as exc:
-            raise OidcError("The ID token is not a valid JWT.") from exc
+            raise OidcError(f"{_VI}ID token sai định dạng (the ID token is not a valid JWT).") from exc
     assert token is not None
     claims = dict(token.claims)
     registry = jwt.JWTClaimsRegistry(
@@ -302,16 +315,16 @@ def verify_id_token(settings: Settings, id_token: str, *, nonce: str) -> dict[st
     try:
         registry.validate(claims)
     except JoseError as exc:
-        raise OidcError(f"The ID token is not valid ({exc.error}).") from exc
+        raise OidcError(f"{_VI}ID token không hợp lệ (the ID token is not valid: {exc.error}).") from exc
     if str(claims["iss"]).rstrip("/") != issuer:
-        raise OidcError("The ID token was issued by another provider.")
+        raise OidcError(f"{_VI}ID token do nhà cung cấp khác cấp (issued by another provider).")
     audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if settings.oidc_client_id not in audience:
-        raise OidcError("The ID token was issued for another application.")
+        raise OidcError(f"{_VI}ID token cấp cho ứng dụng khác (issued for another application).")
     if len(audience) > 1 and claims.get("azp") != settings.oidc_client_id:
-        raise OidcError("The ID token was issued for another application (azp).")
+        raise OidcError(f"{_VI}ID token cấp cho ứng dụng khác (issued for another application, azp).")
     if not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
-        raise OidcError("The ID token does not belong to this login (nonce mismatch).")
+        raise OidcError(f"{_VI}ID token không thuộc lần đăng nhập này (nonce mismatch).")
     return claims
 
 
@@ -350,7 +363,7 @@ def find_or_create_user(session: Session, identity: OidcIdentity, settings: Sett
     )
     if user is not None:
         if not user.active:
-            raise OidcError("This account is disabled.")
+            raise OidcError(f"{_VI}tài khoản đã bị khóa (this account is disabled).")
         return user
     if getattr(settings, "oidc_link_by_email", False) and identity.email and identity.email_verified:
         candidate = session.scalar(select(User).where(User.email == identity.email, User.oidc_subject.is_(None)))
