@@ -69,7 +69,7 @@ def org(database):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def user(database):  # type: ignore[no-untyped-def]
-    """Create a user with one role scoped to its organisation (code), password ``PASSWORD``."""
+    """Create a user with one role scoped to its organisation (code) or the whole tree, password ``PASSWORD``."""
     from smartprovince import identity
     from smartprovince.core.bus import begin_write
     from smartprovince.core.security import SYSTEM
@@ -81,6 +81,7 @@ def user(database):  # type: ignore[no-untyped-def]
         org: str | None = None,
         kind: str = "officer",
         full_name: str | None = None,
+        whole_tree: bool = False,
         **extra,
     ):  # type: ignore[no-untyped-def]
         with database.session() as s:
@@ -96,7 +97,7 @@ def user(database):  # type: ignore[no-untyped-def]
                 full_name=full_name or username,
                 kind=kind,
                 org_id=org_id,
-                roles=[(role, org_id)] if role else [],
+                roles=[(role, None if whole_tree else org_id)] if role else [],
                 **extra,
             )
 

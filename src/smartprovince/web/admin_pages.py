@@ -50,10 +50,21 @@ def _none(value: str | None) -> str | None:
     return value or None
 
 
+def _route_paths(app: Any) -> set[str]:
+    """Paths of every route of the app (included routers expanded), computed once."""
+    paths = getattr(app.state, "route_paths", None)
+    if paths is None:
+        from fastapi.routing import iter_route_contexts
+
+        paths = {rc.path for rc in iter_route_contexts(app.routes) if rc.path}
+        app.state.route_paths = paths
+    return paths
+
+
 @router.get("")
 def admin_index(request: Request, actor: Actor = Depends(authenticated())) -> Response:
     """Quản trị — the administration sections the actor may open."""
-    paths = {getattr(r, "path", None) for r in request.app.routes}
+    paths = _route_paths(request.app)
     sections = [s for s in admin_sections(actor) if s.href in paths]
     if not sections:
         raise Forbidden("Tài khoản không có quyền quản trị (no administration permission).")
@@ -194,6 +205,7 @@ def create_org(
     except Problem as exc:
         message, status = _fail(session, exc)
         return _orgs_page(request, session, actor, selected=_none(parent_id), error=message, status=status)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, f"/admin/organisations?selected={org.id}", message="Đã tạo tổ chức {name}.", name=org.name)
 
 
@@ -231,6 +243,7 @@ def edit_org(
         if isinstance(exc, NotFound):
             raise
         return _orgs_page(request, session, actor, selected=org_id, error=message, status=status)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, f"/admin/organisations?selected={org_id}", message="Đã lưu thay đổi.")
 
 
@@ -253,6 +266,7 @@ def move_org(
         if isinstance(exc, NotFound):
             raise
         return _orgs_page(request, session, actor, selected=org_id, error=message, status=status)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, f"/admin/organisations?selected={org_id}", message="Đã chuyển tổ chức.")
 
 
@@ -274,10 +288,20 @@ def deactivate_org(
         if isinstance(exc, NotFound):
             raise
         return _orgs_page(request, session, actor, selected=org_id, error=message, status=status)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, f"/admin/organisations?selected={org_id}", message="Đã ngừng hoạt động tổ chức.")
 
 
 # --------------------------------------------------------------------------- users
+
+
+def _role(session: Session, role_id: str) -> Any:
+    """The role with id (or code) ``role_id``, or ``NotFound``."""
+    idn = _idn()
+    role = session.get(idn.Role, role_id) or idn.get_role_by_code(session, role_id)
+    if role is None:
+        raise NotFound("Không tìm thấy vai trò (role not found).")
+    return role
 
 
 def _roles(session: Session) -> list[Any]:
@@ -395,6 +419,7 @@ def create_user(
     except Problem as exc:
         message, status = _fail(session, exc)
         return _user_form_page(request, session, actor, values=values, error=message, status=status)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, f"/admin/users/{user.id}", message="Đã tạo người dùng {name}.", name=user.username)
 
 
@@ -441,6 +466,7 @@ def _user_action(
     except Problem as exc:
         text, status = _fail(session, exc)
         return _user_page(request, session, actor, user_id, error=text, status=status)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, f"/admin/users/{user_id}", message=message, **values)
 
 
@@ -653,6 +679,7 @@ def create_role(
     except Problem as exc:
         message, status = _fail(session, exc)
         return _role_page(request, None, values=values, error=message, status=status)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, "/admin/roles", message="Đã tạo vai trò {name}.", name=role.name)
 
 
@@ -661,7 +688,7 @@ def role_detail(
     role_id: str, request: Request, session: DbSession, actor: Actor = Depends(require(ROLE_PERM))
 ) -> Response:
     """One role: its name and permission set (built-in roles are read-only here)."""
-    role = _idn().access_role_by_id(session, role_id)
+    role = _role(session, role_id)
     return _role_page(
         request,
         role,
@@ -689,7 +716,7 @@ def edit_role(
     verify_csrf(request, csrf_token)
     begin_write(session)
     idn = _idn()
-    role = idn.access_role_by_id(session, role_id)
+    role = _role(session, role_id)
     values = {"code": role.code, "name": name.strip(), "description": description, "permissions": permissions}
     try:
         idn.update_role(
@@ -702,5 +729,6 @@ def edit_role(
         )
     except Problem as exc:
         message, status = _fail(session, exc)
-        return _role_page(request, idn.access_role_by_id(session, role_id), values=values, error=message, status=status)
+        return _role_page(request, _role(session, role_id), values=values, error=message, status=status)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, "/admin/roles", message="Đã lưu vai trò {name}.", name=values["name"] or role.name)

@@ -102,6 +102,7 @@ def login_submit(
     new = idn.start_session(
         session, user, ip=_client_ip(request), user_agent=request.headers.get("user-agent"), settings=settings
     )
+    session.commit()  # now: DbSession would commit only after the response is sent
     response = redirect(request, target)
     idn.set_login_cookies(response, new, settings)
     return response
@@ -121,6 +122,7 @@ def logout(
     idn = _identity()
     if actor.session_id:
         idn.end_session(session, actor=actor, session_id=actor.session_id)
+    session.commit()  # now: DbSession would commit only after the response is sent
     response = redirect(request, "/", message="Bạn đã đăng xuất.")
     idn.clear_login_cookies(response, settings)
     return response
@@ -190,6 +192,7 @@ def change_password(
             status=exc.status if exc.status < 500 else 400,
             password_error=exc.detail or exc.title,
         )
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, "/profile", message="Đã đổi mật khẩu.")
 
 
@@ -212,6 +215,7 @@ def create_token(
         return _profile_page(
             request, session, actor, status=exc.status if exc.status < 500 else 400, token_error=exc.detail or exc.title
         )
+    session.commit()  # now: DbSession would commit only after the response is sent
     return _profile_page(request, session, actor, new_token=token)
 
 
@@ -227,4 +231,5 @@ def revoke_token(
     verify_csrf(request, csrf_token)
     begin_write(session)
     _identity().revoke_token(session, actor=actor, token_id=token_id)
+    session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, "/profile", message="Đã thu hồi mã truy cập.")

