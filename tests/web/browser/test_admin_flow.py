@@ -123,13 +123,11 @@ def test_admin_creates_an_organisation_and_a_user(live_server: str, page, shots:
     page.get_by_label("Mật khẩu").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_url(base + "/")
-    page.screenshot(path=str(shots / "after-login.png"))
     assert page.locator(".user-chip").inner_text().strip() == "Quản trị hệ thống"
 
     # Administration → organisations: create a commune under the district.
     page.get_by_role("link", name="Quản trị", exact=True).click()
     page.wait_for_url(base + "/admin")
-    page.screenshot(path=str(shots / "admin.png"))
     page.get_by_role("link", name="Tổ chức, đơn vị").click()
     page.wait_for_url("**/admin/organisations")
     form = page.locator("#org-create")
