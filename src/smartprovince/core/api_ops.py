@@ -32,7 +32,9 @@ READY_TIMEOUT_SECONDS = 5.0
 
 router = APIRouter(tags=["operations"])
 
-_PROBLEM_503 = {503: {"description": "Not ready", "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}}
+_PROBLEM_503: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not ready", "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}
+}
 
 
 class Health(BaseModel):

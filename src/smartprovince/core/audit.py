@@ -43,6 +43,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     Text,
     bindparam,
     func,
@@ -159,8 +160,8 @@ def entry_hash(entry: Any) -> str:
 # ------------------------------------------------------------------------------------------- record
 
 
-_HEAD = AuditHead.__table__
-_LOG = AuditEntry.__table__
+_HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+_LOG: Table = AuditEntry.__table__  # type: ignore[assignment]
 # Built once: record() runs inside every write of the platform, so it should cost little.
 _BUMP_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.seq, _HEAD.c.hash)
 _SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))

@@ -151,6 +151,8 @@ def _default_tiebreak(stmt: Select[Any]) -> Any:
 
 def _value_of(item: Any, column: Any) -> Any:
     name = getattr(column, "key", None) or getattr(column, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(f"cannot read the sort key {column!r} from a row")
     return getattr(item, name)
 
 
