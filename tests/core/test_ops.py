@@ -110,22 +110,30 @@ def test_metrics_count_requests_by_route_template(client) -> None:
 
 def test_access_log_line_with_request_id(client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="smartprovince.access")
-    client.get("/healthz?email=an.nguyen@gmail.com", headers={"X-Request-ID": "trace-1"})
-    records = [r for r in caplog.records if r.name == "smartprovince.access" and getattr(r, "path", "") == "/healthz"]
+    client.get("/api/v1/audit?email=an.nguyen@gmail.com", headers={"X-Request-ID": "trace-1"})
+    records = [r for r in caplog.records if r.name == "smartprovince.access" and r.path == "/api/v1/audit"]
     assert records
     record = records[-1]
-    assert record.status == 200 and record.method == "GET" and record.route == "/healthz"
+    assert record.status == 401 and record.method == "GET" and record.route == "/api/v1/audit"
+    assert record.levelno == logging.INFO
     assert record.request_id == "trace-1"
     assert record.duration_ms >= 0
     assert "an.nguyen@gmail.com" not in caplog.text  # the query string is never logged
 
 
+def test_probes_log_at_debug(client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="smartprovince.access")
+    client.get("/healthz")
+    record = [r for r in caplog.records if r.name == "smartprovince.access" and r.path == "/healthz"][-1]
+    assert record.levelno == logging.DEBUG
+
+
 def test_json_log_lines_of_a_request(client, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    client.get("/healthz", headers={"X-Request-ID": "trace-2"})
+    client.get("/api/v1/nothing-here", headers={"X-Request-ID": "trace-2"})
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "smartprovince.access"]
-    assert access and access[-1]["request_id"] == "trace-2" and access[-1]["status"] == 200
+    assert access and access[-1]["request_id"] == "trace-2" and access[-1]["status"] == 404
 
 
 def test_route_template_includes_router_prefixes_and_params(capsys) -> None:

@@ -41,7 +41,10 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-UNMATCHED_ROUTE = "unmatched"  # label for requests no route matched (404s): one series, not one per URL
+# Label for requests no route matched (404s): one series, not one per URL.
+UNMATCHED_ROUTE = "unmatched"
+# Probes and scrapes arrive every few seconds; their access lines are DEBUG unless they fail.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def route_template(scope: dict[str, Any]) -> str:
@@ -132,15 +135,18 @@ class RequestContextMiddleware:
             REQUESTS.labels(method, route, str(status[0])).inc()
             LATENCY.labels(method, route).observe(elapsed)
             client = scope.get("client")
-            access_log.info(
+            path = scope.get("path", "")
+            level = logging.DEBUG if path in QUIET_PATHS and status[0] < 400 else logging.INFO
+            access_log.log(
+                level,
                 "%s %s %s %.1fms",
                 method,
-                scope.get("path", ""),
+                path,
                 status[0],
                 elapsed * 1000,
                 extra={
                     "method": method,
-                    "path": scope.get("path", ""),
+                    "path": path,
                     "route": route,
                     "status": status[0],
                     "duration_ms": round(elapsed * 1000, 2),
