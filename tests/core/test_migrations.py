@@ -88,7 +88,9 @@ def test_upgrade_heads_creates_every_model_table(empty_db: str) -> None:
     upgrade(empty_db)
     import_every_model()
     script = ScriptDirectory.from_config(alembic_config(empty_db))
-    assert _heads(empty_db) == set(script.get_heads())
+    # Alembic keeps only the tips in alembic_version; a revision another one depends on is implied.
+    applied = {r.revision for r in script.revision_map.iterate_revisions(tuple(_heads(empty_db)), "base")}
+    assert set(script.get_heads()) <= applied
     missing = set(Base.metadata.tables) - _tables(empty_db)
     assert not missing, f"tables of the models that no migration creates: {sorted(missing)}"
 
