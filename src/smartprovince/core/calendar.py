@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import holidays as _holidays
 from sqlalchemy import Date, String, delete, event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from smartprovince.core.clock import VN_TZ, now
@@ -201,8 +202,11 @@ def clear_cache() -> None:
 
 
 def _source_key(session: Session) -> str:
-    bind = session.get_bind()
-    engine = getattr(bind, "engine", bind)
+    # One cache per database: the engine's URL names it (a Connection bind leads to its Engine).
+    return _engine_key(session.get_bind().engine)
+
+
+def _engine_key(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
@@ -233,9 +237,11 @@ def _seed_overrides(year: int) -> dict[date, _Override]:
 
 def _overrides(year: int, session: Session | None) -> dict[date, _Override]:
     """Overrides of ``year``: from ``session``'s database, else the bound database, else the shipped file."""
-    if session is None and _bound is None:
+    bound = _bound
+    if session is None and bound is None:
         return _seed_overrides(year)
-    key = (_source_key(session) if session is not None else str(_bound.engine.url), year)  # type: ignore[union-attr]
+    source = _source_key(session) if session is not None else _engine_key(bound.engine)  # type: ignore[union-attr]
+    key = (source, year)
     with _lock:
         hit = _cache.get(key)
     if hit is not None and _time.monotonic() - hit[0] < CACHE_SECONDS:
@@ -243,7 +249,7 @@ def _overrides(year: int, session: Session | None) -> dict[date, _Override]:
     if session is not None:
         value = _read_overrides(session, year)
     else:
-        with _bound.session() as s:  # type: ignore[union-attr]
+        with bound.session() as s:  # type: ignore[union-attr]
             value = _read_overrides(s, year)
     with _lock:
         _cache[key] = (_time.monotonic(), value)
