@@ -4,35 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from smartprovince.core import calendar, security
-from smartprovince.core.security import Actor, Grant
+from smartprovince import identity
+from smartprovince.core import calendar
+from smartprovince.core.security import SYSTEM
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def as_user(client, monkeypatch):
-    """Requests carry ``X-Test-Actor: manager|officer``; the resolver turns it into an actor."""
-    actors = {
-        "manager": Actor(
-            id="u-manager",
-            username="lich.admin",
-            kind="officer",
-            auth_method="token",
-            grants=(Grant("core.calendar.manage", ""),),
-        ),
-        "officer": Actor(
-            id="u-officer",
-            username="can.bo",
-            kind="officer",
-            auth_method="token",
-            grants=(Grant("procedures.dossier.read", ""),),
-        ),
-    }
-    monkeypatch.setattr(
-        security, "_resolver", lambda request: actors.get(request.headers.get("x-test-actor", ""), security.ANONYMOUS)
-    )
-    yield lambda name: {"X-Test-Actor": name}
+def as_user(client, database, make_user):
+    """``as_user("manager")`` / ``as_user("officer")``: headers with a real bearer token of such a user.
+
+    The manager is an administrator (holds ``core.calendar.manage``); the officer is a specialist (does not).
+    """
+    users = {"manager": make_user("lich.quantri", role="admin"), "officer": make_user("chuyen.vien", role="specialist")}
+    tokens = {}
+    with database.session() as s:
+        for name, user in users.items():
+            tokens[name] = identity.issue_token(s, user_id=user.id, name="test", actor=SYSTEM)
+    ids = {name: user.id for name, user in users.items()}
+    headers = lambda name: {"authorization": f"Bearer {tokens[name]}"}  # noqa: E731
+    headers.ids = ids  # type: ignore[attr-defined]
+    yield headers
     calendar.bind_database(None)
 
 
@@ -98,7 +91,7 @@ def test_admin_adds_and_removes_an_override(client, as_user):
     body = {"day": "2027-03-12", "kind": "off", "reason": "Nghỉ theo quyết định của tỉnh", "reference": "QĐ 1/QĐ-UBND"}
     r = client.post("/api/v1/calendar/overrides", json=body, headers=as_user("manager"))
     assert r.status_code == 201, r.text
-    assert r.json()["updated_by"] == "u-manager"
+    assert r.json()["updated_by"] == as_user.ids["manager"]
     day = client.get("/api/v1/calendar/days", params={"from": "2027-03-12", "to": "2027-03-12"}).json()["items"][0]
     assert (day["working"], day["kind"], day["reference"]) == (False, "override_off", "QĐ 1/QĐ-UBND")
     due = client.get("/api/v1/calendar/working-days/add", params={"start": "2027-03-11T09:00:00+07:00", "days": 1})
