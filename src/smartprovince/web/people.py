@@ -13,7 +13,7 @@ LEVEL_LABELS: dict[str, str] = {
     "department": "Sở, ban, ngành",
     "district": "Cấp huyện",
     "commune": "Cấp xã",
-    "unit": "Đơn vị",
+    "unit": "Đơn vị cơ sở",
     "body": "Cơ quan",
     "other": "Khác",
 }
