@@ -1,4 +1,7 @@
-"""The modules this platform is built from, in load order. Add a module here (see docs/development/adding-a-module.md)."""
+"""The modules this platform is built from, in load order.
+
+Add a module here (see docs/development/adding-a-module.md).
+"""
 
 from __future__ import annotations
 

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; default SQLite file DATA_DIR/smartprovince.db. PostgreSQL: postgresql+psycopg://…"
     )
     bus_url: str = Field("inprocess", description="Event bus: 'inprocess' (default) or nats://host:4222 (JetStream).")
-    mqtt_url: str | None = Field(None, description="MQTT broker for device ingestion, e.g. mqtt://127.0.0.1:1883; unset = off.")
+    mqtt_url: str | None = Field(
+        None, description="MQTT broker for device ingestion, e.g. mqtt://127.0.0.1:1883; unset = off."
+    )
     secret_key: str | None = Field(
         None, description="Key that signs sessions and tokens; generated into DATA_DIR/secret_key when unset."
     )
