@@ -156,6 +156,11 @@ def test_admin_creates_an_organisation_and_a_user(live_server: str, page, shots:
     page.goto(base + "/admin/users")
     assert "Lê Thị Mai" in page.locator("#users-table").inner_text()
     page.screenshot(path=str(shots / "admin-users.png"))
+    # Live search (htmx): typing filters the list without pressing Enter.
+    page.get_by_label("Tìm người dùng").fill("mai")
+    page.wait_for_function("!document.querySelector('#users-table').innerText.includes('quantri')")
+    assert "motcua.thd" in page.locator("#users-table").inner_text()
+    assert "q=mai" in page.url
 
     # Logout.
     page.get_by_role("button", name="Đăng xuất").click()
