@@ -41,6 +41,7 @@ from smartprovince.core.bus import (
     after_failure,
     apply_event,
     begin_write,
+    bus_work,
     handlers,
     record_dead_letter,
 )
@@ -251,6 +252,10 @@ class NatsTransport:
     def _handle(self, handler: Handler, data: bytes, num_delivered: int) -> tuple[str, float | None]:
         """Apply one message (in a worker thread); returns ('ack'|'nak'|'term', delay)."""
         ev = Event.from_json(data)
+        with bus_work(self.bus.db):
+            return self._apply(handler, ev, num_delivered)
+
+    def _apply(self, handler: Handler, ev: Event, num_delivered: int) -> tuple[str, float | None]:
         try:
             apply_event(self.bus.db, handler, ev)
             return "ack", None
