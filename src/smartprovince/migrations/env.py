@@ -13,6 +13,8 @@ url = config.attributes.get("database_url") or config.get_main_option("sqlalchem
 
 
 def run_migrations_online() -> None:
+    if not url:
+        raise RuntimeError("no database URL: call smartprovince.core.migrate.upgrade(url)")
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
