@@ -206,3 +206,57 @@ def test_any_forest_parses_in_parent_first_order(nodes: list[tuple[str, int]]) -
     for r in ordered:
         assert r.parent_code is None or r.parent_code in seen
         seen.add(r.code)
+
+
+_small_code = st.sampled_from([f"u{i}" for i in range(12)])
+
+
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.lists(st.tuples(_small_code, st.integers(min_value=-1, max_value=11)), min_size=1, max_size=12),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_loading_random_trees_keeps_paths_right_and_reloads_change_nothing(
+    database: Database, tmp_path: Path, files: list[list[tuple[str, int]]]
+) -> None:
+    """Load several random trees over each other (units move between parents), each one twice.
+
+    After every load each path is the parent's path plus the own id, and the second load of the
+    same file reports no change.
+    """
+    f = tmp_path / "random.csv"
+    for nodes in files:
+        lines, seen = ["code,name,level,parent_code"], []
+        for code, parent_index in nodes:
+            if code in seen:
+                continue
+            parent = seen[parent_index % len(seen)] if seen and parent_index >= 0 else ""
+            seen.append(code)
+            lines.append(f"{code},Đơn vị {code},unit,{parent}")
+        f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with database.session() as s:
+            load_organisations(s, f, actor=SYSTEM)
+        with database.session() as s:
+            again = load_organisations(s, f, actor=SYSTEM)
+        assert (again.created, again.updated) == (0, 0)
+        orgs = _orgs(database)
+        by_id = {o.id: o for o in orgs.values()}
+        for o in orgs.values():
+            parent = by_id.get(o.parent_id) if o.parent_id else None
+            assert o.path == f"{parent.path if parent else '/'}{o.id}/"
+            assert o.depth == (parent.depth + 1 if parent else 0)
+
+
+def test_a_cycle_through_the_database_is_refused(database: Database, tmp_path: Path) -> None:
+    f = tmp_path / "tree.csv"
+    f.write_text("code,name,level,parent_code\na,A,unit,\nb,B,unit,a\n", encoding="utf-8")
+    with database.session() as s:
+        load_organisations(s, f, actor=SYSTEM)
+    f.write_text("code,name,level,parent_code\na,A,unit,b\n", encoding="utf-8")
+    with pytest.raises(OrganisationFileError, match="own ancestor") as info, database.session() as s:
+        load_organisations(s, f, actor=SYSTEM)
+    assert info.value.extra["errors"][0]["line"] == 2
+    assert _orgs(database)["a"].parent_id is None

@@ -291,6 +291,11 @@ def load_organisations(
     if unknown:
         _raise([{"line": r.line, "message": f"parent code '{r.parent_code}' is unknown"} for r in unknown])
 
+    if existing:
+        cycles = _tree_cycle_errors(session, rows)
+        if cycles:
+            _raise(cycles)
+
     result = LoadResult(source=label, total=total)
     by_code = dict(existing)
     moved = False
@@ -337,6 +342,36 @@ def load_organisations(
     if moved:
         _recompute_paths(session)
     return result
+
+
+def _tree_cycle_errors(session: Session, rows: list[OrgRow]) -> list[dict[str, Any]]:
+    """Cycles the file would make together with the organisations already in the database.
+
+    Example: the database has A → B; a file that puts A under B (and does not mention B) would make
+    A its own ancestor.
+    """
+    current = session.execute(select(Organisation.id, Organisation.code, Organisation.parent_id)).all()
+    code_of_id = {r.id: r.code for r in current}
+    parent: dict[str, str | None] = {r.code: code_of_id.get(r.parent_id) if r.parent_id else None for r in current}
+    for row in rows:
+        parent[row.code] = row.parent_code
+    errors = []
+    for row in rows:
+        seen = {row.code}
+        code = parent.get(row.code)
+        while code is not None:
+            if code in seen:
+                errors.append(
+                    {
+                        "line": row.line,
+                        "message": f"with the organisations already loaded, '{row.code}' "
+                        "would become its own ancestor (cycle)",
+                    }
+                )
+                break
+            seen.add(code)
+            code = parent.get(code)
+    return errors
 
 
 def _snapshot(org: Organisation, parent_code: str | None) -> dict[str, Any]:
