@@ -269,3 +269,30 @@ def test_profile_page_of_the_admin(client, admin) -> None:
     assert page.status_code == 200 and "Quản trị hệ thống" in page.text
     assert form_csrf(page.text) == admin
     assert PASSWORD not in page.text
+
+
+def test_a_page_write_is_audited_with_its_event_and_a_refused_one_leaves_nothing(client, admin, database) -> None:
+    from sqlalchemy import func, select
+
+    from smartprovince.core.audit import AuditEntry
+    from smartprovince.core.bus import OutboxEvent
+
+    def counts() -> tuple[int, int]:
+        with database.session() as s:
+            audits = s.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "identity.organisation.created", AuditEntry.actor_name == "quantri"))
+            events = s.scalar(select(func.count()).select_from(OutboxEvent).where(
+                OutboxEvent.topic == "identity.organisation.created"))
+            return audits, events
+
+    before = counts()
+    parent = _org_id(database, "30")
+    r = client.post("/admin/organisations", data={"code": "so-tttt", "name": "Sở Thông tin và Truyền thông",
+                                                  "level": "department", "parent_id": parent, "csrf_token": admin})
+    assert r.status_code == 200
+    after = counts()
+    assert after == (before[0] + 1, before[1] + 1)
+    r = client.post("/admin/organisations", data={"code": "so-tttt", "name": "Trùng", "level": "department",
+                                                  "parent_id": parent, "csrf_token": admin})
+    assert r.status_code == 409
+    assert counts() == after

@@ -216,3 +216,18 @@ def test_pages_set_safe_headers(client) -> None:
     r = client.get("/", headers=HTML)
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_unexpected_error_is_a_readable_500_page(app) -> None:
+    from fastapi.testclient import TestClient
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/_thu-loi", boom, methods=["GET"])
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/_thu-loi", headers=HTML)
+        assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+        assert "Đã xảy ra lỗi" in r.text and "boom" not in r.text
+        r = c.get("/_thu-loi", headers={"accept": "application/json"})
+        assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
