@@ -76,8 +76,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Deferred BEGIN: readers never block; the first write takes the lock (busy_timeout waits).
-            conn.exec_driver_sql("BEGIN")
+            # Writers take the write lock at BEGIN (IMMEDIATE) so they queue on busy_timeout instead of
+            # failing with "database is locked" when a read snapshot is upgraded; readers (write=False)
+            # use a deferred BEGIN and never wait (WAL).
+            immediate = conn.get_execution_options().get("sqlite_write", True)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -99,9 +102,16 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: commit when the block ends, roll back on any exception."""
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction: commit when the block ends, roll back on any exception.
+
+        ``write=False`` declares a read-only unit of work: on SQLite it does not take the write lock,
+        so reads never wait behind writers. A read session that writes anyway still works but may
+        fail with "database is locked" under contention — open a write session for writes.
+        """
         session = self.sessionmaker()
+        if self.is_sqlite:
+            session.connection(execution_options={"sqlite_write": write})
         try:
             yield session
             session.commit()

@@ -23,7 +23,8 @@ def get_settings_dep(request: Request) -> Settings:
 def db_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the route returns, rolled back on error."""
     db: Database = request.app.state.db
-    with db.session() as session:
+    # GET/HEAD requests are reads: on SQLite they run without the write lock (see Database.session).
+    with db.session(write=request.method not in ("GET", "HEAD", "OPTIONS")) as session:
         yield session
 
 
