@@ -284,15 +284,14 @@ def print_accounts(settings: Settings, console: Console) -> None:
     if not accounts:
         console.print("No demo accounts in this data folder (demo not loaded).")
         return
-    table = Table(
-        "Tên đăng nhập (username)",
-        "Vai trò (role)",
-        "Tổ chức (organisation)",
-        "Mật khẩu (password)",
-        title=f"Tài khoản mẫu — demo accounts (kept in {accounts_path(settings)})",
-    )
+    table = Table(title=f"Tài khoản mẫu — demo accounts (kept in {accounts_path(settings)})")
+    # Usernames and passwords are copied by hand: never wrap them, squeeze the other columns instead.
+    table.add_column("Tên đăng nhập\nusername", no_wrap=True)
+    table.add_column("Vai trò\nrole")
+    table.add_column("Tổ chức\norganisation")
+    table.add_column("Mật khẩu\npassword", no_wrap=True)
     for a in accounts:
-        table.add_row(a["username"], f"{a['role_label']} ({a['role']})", a["organisation"], a["password"])
+        table.add_row(a["username"], a["role_label"], a["organisation"], a["password"])
     console.print(table)
 
 
