@@ -139,6 +139,11 @@ def test_admin_creates_an_organisation_and_a_user(live_server: str, page, shots:
     assert "Đã tạo tổ chức Phường Trần Hưng Đạo." in page.locator(".alert-success").inner_text()
     assert page.locator(".tree .node.selected .name").inner_text() == "Phường Trần Hưng Đạo"
     page.screenshot(path=str(shots / "admin-organisations.png"))
+    # Live search (htmx) in the tree.
+    page.get_by_label("Tìm tổ chức").fill("trần hưng")
+    page.locator("#org-results").wait_for()
+    assert "Phường Trần Hưng Đạo" in page.locator("#org-results").inner_text()
+    assert "Sở Y tế" not in page.locator("#org-results").inner_text()
 
     # Users → new user: a one-stop officer of the new ward.
     page.goto(base + "/admin/users")
