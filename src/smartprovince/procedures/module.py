@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smartprovince.core.modules import Module
-from smartprovince.procedures import api
+from smartprovince.procedures import api, demo
 from smartprovince.procedures.cli import cli
 
 PERMISSIONS = {
@@ -24,6 +24,8 @@ module = Module(
     title="Thủ tục hành chính",
     api_routers=[api.router],
     cli=cli,
+    demo=demo.load,
+    demo_order=200,
     permissions=PERMISSIONS,
     role_grants={
         "onestop_officer": ["procedures.dossier.read", "procedures.dossier.receive", "procedures.dossier.process",

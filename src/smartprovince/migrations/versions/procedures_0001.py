@@ -106,8 +106,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name="uq_procedure_dossier_code"),
         sa.ForeignKeyConstraint(["procedure_id"], ["procedure.id"], name="fk_procedure_dossier_procedure_id_procedure"),
     )
-    op.create_index("ix_procedure_dossier_procedure_id", "procedure_dossier", ["procedure_id"])
-    op.create_index("ix_procedure_dossier_status", "procedure_dossier", ["status"])
     op.create_index("ix_procedure_dossier_agency_status_due", "procedure_dossier", ["agency_path", "status", "due_at"])
     op.create_index("ix_procedure_dossier_received", "procedure_dossier", ["received_at", "agency_code", "procedure_code"])
     op.create_index("ix_procedure_dossier_applicant", "procedure_dossier", ["applicant_user_id", "submitted_at"])
@@ -130,7 +128,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["dossier_id"], ["procedure_dossier.id"],
                                 name="fk_procedure_dossier_action_dossier_id_procedure_dossier"),
     )
-    op.create_index("ix_procedure_dossier_action_dossier_id", "procedure_dossier_action", ["dossier_id"])
 
     op.create_table(
         "procedure_dossier_attachment",
