@@ -432,3 +432,26 @@ def test_nats_relay_publishes_each_event_once_to_jetstream(effects, registered, 
     info = nats._call(nats._js.stream_info(nats.stream))
     assert info.state.messages == 1  # JetStream dropped the copy with the same Nats-Msg-Id
     assert count_effects(effects, "t.js", event_id) == 1
+
+
+def test_on_sqlite_the_dispatcher_waits_for_open_transactions(effects, registered, app) -> None:
+    """A request that has read and then writes must not fail because the bus committed meanwhile."""
+    if not effects.is_sqlite:
+        pytest.skip("SQLite only: PostgreSQL lets the two transactions run side by side")
+    import threading
+
+    from sqlalchemy import text
+
+    _register(registered, "test.bus.gate.*", "t.gate", lambda s, ev: add_effect(s, event_id=ev.id, handler="t.gate"))
+    _publish(effects, "test.bus.gate.opened", {})
+    running = app.state.bus
+    with effects.session() as s:
+        s.execute(text("SELECT COUNT(*) FROM bus_test_effect")).scalar_one()  # the request reads…
+        worker = threading.Thread(target=running.drain)
+        worker.start()
+        time.sleep(0.5)
+        assert count_effects(effects, "t.gate") == 0  # …the bus has not written in between…
+        add_effect(s, event_id=None, handler="request")  # …so the request's write succeeds.
+    worker.join(30)
+    assert count_effects(effects, "request") == 1
+    assert count_effects(effects, "t.gate") == 1
