@@ -127,6 +127,7 @@ def test_bearer_token_lifecycle(client, app, make_user, login, database) -> None
 
         listed = client.get("/api/v1/auth/tokens").json()
         assert {t["name"] for t in listed} == {"báo cáo", "second"}
+        assert next(t for t in listed if t["name"] == "báo cáo")["last_used_at"] is not None
         assert all("token" not in t for t in listed)
 
         assert client.delete(f"/api/v1/auth/tokens/{body['id']}").status_code == 204

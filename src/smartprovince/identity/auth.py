@@ -35,21 +35,30 @@ def resolve_actor(request: Request) -> Actor:
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     scheme = scheme.lower()
     credentials = credentials.strip()
-    with db.session() as session:
-        if scheme == "bearer" and credentials:
-            user = service.resolve_token(session, credentials)
-            if user is None:
+    if scheme == "bearer" and credentials:
+        with db.session(write=False) as session:
+            found = service.resolve_token(session, credentials)
+            if found is None:
                 raise Unauthorized("Mã truy cập không hợp lệ, đã hết hạn hoặc đã bị thu hồi (invalid token).")
-            return service.actor_for_user(session, user, auth_method="token")
-        if scheme == "basic" and credentials:
-            username, password = _decode_basic(credentials)
+            user, token = found
+            actor = service.actor_for_user(session, user, auth_method="token")
+            touch = service.token_needs_touch(token)
+        if touch:
+            with db.session() as session:
+                service.touch_token(session, token.id)
+        return actor
+    if scheme == "basic" and credentials:
+        username, password = _decode_basic(credentials)
+        # A write session: a failed attempt is counted (lockout) and a success resets the counter.
+        with db.session() as session:
             user = service.authenticate(session, username, password, ip=client_ip(request), settings=settings)
             return service.actor_for_user(session, user, auth_method="basic")
-        secret = request.cookies.get(SESSION_COOKIE)
-        if secret:
-            found = service.resolve_session(session, secret)
-            if found is not None:
-                user, row = found
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        with db.session(write=False) as session:
+            found_session = service.resolve_session(session, secret)
+            if found_session is not None:
+                user, row = found_session
                 return service.actor_for_user(session, user, auth_method="session", session_id=row.id)
     return ANONYMOUS
 

@@ -483,8 +483,11 @@ def revoke_token(session: Session, *, actor: Actor, token_id: str) -> ApiToken:
     return row
 
 
-def resolve_token(session: Session, token: str) -> User | None:
-    """The active user owning a valid (not expired, not revoked) bearer ``token``; marks it used."""
+def resolve_token(session: Session, token: str) -> tuple[User, ApiToken] | None:
+    """The active user and the token row for a valid (not expired, not revoked) bearer ``token``.
+
+    Only reads; call ``touch_token`` (in a write transaction) when ``token_needs_touch`` says so.
+    """
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(token)))
     t = now()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= t):
@@ -492,10 +495,17 @@ def resolve_token(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    # Written at most once a minute so busy API clients do not write on every call.
-    if row.last_used_at is None or t - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = t
-    return user
+    return user, row
+
+
+def token_needs_touch(row: ApiToken) -> bool:
+    """True when ``last_used_at`` is older than a minute (busy API clients do not write on every call)."""
+    return row.last_used_at is None or now() - row.last_used_at > timedelta(minutes=1)
+
+
+def touch_token(session: Session, token_id: str) -> None:
+    """Record that the token was just used (``last_used_at``); not audited, it is bookkeeping."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now()))
 
 
 # --------------------------------------------------------------------------- login and sessions
