@@ -70,6 +70,7 @@ def test_api_validates_and_keeps_cccd_unique(client, make_user, login) -> None:
     assert bad.headers["content-type"].startswith("application/problem+json")
     ok = client.post("/api/v1/users", json={**base, "username": "dan1", "cccd": "030090001234"})
     assert ok.status_code == 201 and ok.json()["cccd"] == "030090001234"
+    assert [r["role"] for r in ok.json()["roles"]] == ["citizen"]  # the default role of a citizen
     dup = client.post("/api/v1/users", json={**base, "username": "dan2", "cccd": "030090001234"})
     assert dup.status_code == 409
     taken = client.post("/api/v1/users", json={**base, "username": "DAN1", "cccd": "030090001235"})

@@ -182,3 +182,18 @@ def test_deactivated_user_loses_sessions_and_tokens(client, app, tree, make_user
         assert c.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert client.post("/api/v1/auth/login", json={"username": "cv", "password": "mat-khau-thu-nghiem-1"}
                        ).status_code == 401
+
+
+def test_revoked_role_takes_effect_on_the_next_request(client, app, tree, make_user, login) -> None:
+    make_user("qt", role="admin")
+    leader = make_user("ld", role="district_leader", org="288")
+    with TestClient(app) as c:
+        login("ld", using=c)
+        token = c.post("/api/v1/auth/tokens", json={"name": "bảng điều khiển"}).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    with TestClient(app) as api:
+        assert api.get("/api/v1/users", headers=bearer).status_code == 200
+        login("qt")
+        assignment = client.get(f"/api/v1/users/{leader.id}").json()["roles"][0]["id"]
+        assert client.delete(f"/api/v1/users/{leader.id}/roles/{assignment}").status_code == 204
+        assert api.get("/api/v1/users", headers=bearer).status_code == 403

@@ -6,6 +6,8 @@ learn that it exists.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
@@ -41,7 +43,7 @@ def access_org_by_id(session: Session, org_id: str) -> Organisation:
 
 
 def orgs_query(*, parent_id: str | None = None, level: str | None = None, q: str | None = None,
-               include_inactive: bool = False) -> Select[tuple[Organisation]]:
+               include_inactive: bool = False) -> Select[Any]:
     """A query of organisations filtered by parent, level and a name/code search text."""
     stmt = select(Organisation)
     if parent_id is not None:
@@ -73,7 +75,7 @@ def scope_filter(stmt: Select, actor: Actor, permission: str) -> Select:
 
 
 def users_query(actor: Actor, *, permission: str = "identity.user.read", q: str | None = None,
-                kind: str | None = None, org_id: str | None = None) -> Select[tuple[User]]:
+                kind: str | None = None, org_id: str | None = None) -> Select[Any]:
     """Users the actor may see, filtered by a search text, kind and organisation."""
     stmt = scope_filter(select(User), actor, permission)
     if q:

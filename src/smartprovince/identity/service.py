@@ -217,8 +217,12 @@ def create_user(
     """Create an officer or a citizen with roles ``[(role_code, scope_org_id), …]``.
 
     ``password`` may be ``None`` for users who log in only through OpenID Connect. The actor needs
-    identity.user.manage over ``org_id`` (the whole tree when the user has no organisation).
+    identity.user.manage over ``org_id`` (the whole tree when the user has no organisation). A citizen
+    given no roles gets the built-in ``citizen`` role.
     """
+    roles = list(roles)
+    if kind == "citizen" and not roles:
+        roles = [("citizen", None)]
     username = (username or "").strip().lower()
     if not USERNAME_RE.match(username):
         raise ValidationProblem(
