@@ -96,6 +96,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_engine = self.engine.execution_options(sqlite_write=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,9 +110,9 @@ class Database:
         so reads never wait behind writers. A read session that writes anyway still works but may
         fail with "database is locked" under contention — open a write session for writes.
         """
-        session = self.sessionmaker()
-        if self.is_sqlite:
-            session.connection(execution_options={"sqlite_write": write})
+        # The connection (and BEGIN) is taken lazily at the first statement, so opening a session
+        # early (a request dependency) holds no lock until it is used.
+        session = self.sessionmaker(bind=self._read_engine) if (self.is_sqlite and not write) else self.sessionmaker()
         try:
             yield session
             session.commit()
