@@ -254,6 +254,7 @@ def get_stats(
     date_to: date = Query(..., alias="to"),
     agency: str | None = Query(None, max_length=64),
     procedure: str | None = Query(None, max_length=40),
+    by: Literal["agency_procedure", "procedure", "agency"] = "agency_procedure",
     format: Literal["json", "csv"] = "json",
     actor: Actor = Depends(require("procedures.stats.read")),
 ) -> Any:
@@ -262,7 +263,7 @@ def get_stats(
     if (date_to - date_from).days > 3660:
         raise ValidationProblem("The period may be at most ten years.")
     result = stats.compute(session, date_from, date_to, agency=agency, procedure=procedure,
-                           scopes=actor.scopes("procedures.stats.read"))
+                           scopes=actor.scopes("procedures.stats.read"), by=by)
     if format == "csv":
         return Response(stats.to_csv(result), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="tthc-{date_from}-{date_to}.csv"'})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from smartprovince.core.modules import Module
-from smartprovince.procedures import api, demo
+from smartprovince.core.modules import Module, NavLink
+from smartprovince.procedures import api, demo, pages
 from smartprovince.procedures.cli import cli
 
 PERMISSIONS = {
@@ -23,6 +23,15 @@ module = Module(
     name="procedures",
     title="Thủ tục hành chính",
     api_routers=[api.router],
+    page_routers=[pages.router],
+    template_dirs=["templates"],
+    nav=[
+        NavLink("portal", "Thủ tục hành chính", "/portal/procedures"),
+        NavLink("portal", "Tra cứu hồ sơ", "/portal/track"),
+        NavLink("portal", "Hồ sơ của tôi", "/portal/dossiers", "procedures.dossier.submit"),
+        NavLink("console", "Hồ sơ thủ tục hành chính", "/console/procedures", "procedures.dossier.read"),
+        NavLink("console", "Thống kê thủ tục hành chính", "/console/procedures/stats", "procedures.stats.read"),
+    ],
     cli=cli,
     demo=demo.load,
     demo_order=200,

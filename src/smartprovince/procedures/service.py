@@ -244,7 +244,8 @@ def _require_applicant_or_counter(actor: Actor, verb: str, dossier: Dossier) -> 
 
 
 def _lock_dossier(session: Session, dossier_id: str) -> Dossier:
-    """Load a dossier for update (row lock on PostgreSQL; SQLite has one writer at a time)."""
+    """Load a dossier for update (row lock on PostgreSQL; on SQLite the write lock is taken first)."""
+    bus.begin_write(session)
     dossier = session.scalars(select(Dossier).where(Dossier.id == dossier_id).with_for_update()).first()
     if dossier is None:
         raise NotFound("No such dossier.")
@@ -398,6 +399,7 @@ def submit_dossier(session: Session, *, actor: Actor, submission: Submission) ->
     agency. The dossier keeps the procedure version current at this moment.
     """
     s = submission
+    bus.begin_write(session)  # the counter row is written below; on SQLite queue for the lock now
     if s.channel not in CHANNELS:
         raise ValidationProblem(f"channel must be one of {', '.join(CHANNELS)}.")
     if not s.applicant.name.strip():

@@ -89,11 +89,14 @@ def compute(
     agency: str | None = None,
     procedure: str | None = None,
     scopes: list[str] | None = None,
+    by: str = "agency_procedure",
 ) -> StatsOut:
     """Statistics for the period, one row per agency × procedure, plus the total.
 
     ``agency`` (an organisation code) includes its whole subtree; ``scopes`` (path prefixes from
     ``actor.scopes``) limit the rows to what the reader may see; ``None`` means everything.
+    ``by`` = ``procedure`` adds up the agencies (one row per procedure, like the plan's table);
+    ``agency`` adds up the procedures.
     """
     start, end = _bounds(date_from, date_to)
     judge_at = min(end, now())
@@ -149,7 +152,17 @@ def compute(
     for a, p, n in session.execute(q4):
         bucket((a, p)).values["stopped_or_refused"] = n
 
+    if by in ("procedure", "agency"):
+        merged: dict[tuple[str, str], _Acc] = {}
+        for (a, p), b in acc.items():
+            k = ("*", p) if by == "procedure" else (a, "*")
+            m = merged.setdefault(k, _Acc(values=dict.fromkeys(COUNT_FIELDS, 0)))
+            for f in COUNT_FIELDS:
+                m.values[f] += b.values[f]
+            m.processing_seconds += b.processing_seconds
+        acc = merged
     names = dict(session.execute(select(Procedure.code, Procedure.name).where(Procedure.is_current.is_(True))).all())
+    names["*"] = "Tất cả thủ tục"
     rows = [_row(a, p, names.get(p, p), acc[(a, p)]) for a, p in sorted(acc)]
     total_acc = _Acc(values=dict.fromkeys(COUNT_FIELDS, 0))
     for b in acc.values():

@@ -1,0 +1,60 @@
+"""Portal and console pages: catalog, submit with a file, tracking, worklist, dossier actions, statistics."""
+
+from __future__ import annotations
+
+import io
+import re
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+HTML = {"accept": "text/html"}
+
+
+def test_public_catalog_detail_and_tracking_pages(env, client):
+    r = client.get("/portal/procedures", params={"q": "khai sinh"}, headers=HTML)
+    assert r.status_code == 200 and "Đăng ký khai sinh" in r.text
+    r = client.get("/portal/procedures/1.001193", headers=HTML)
+    assert r.status_code == 200 and "Giấy chứng sinh" in r.text and "15 giờ" in r.text
+    r = client.get("/portal/track", params={"code": "10792-260302-0001", "key": "AAAAAAAA"}, headers=HTML)
+    assert r.status_code == 404 and "Không tìm thấy hồ sơ" in r.text
+
+
+def test_citizen_submits_in_the_browser_and_officer_acts(env, make_user, client, login):
+    citizen = make_user("hoa.web", role="citizen", kind="citizen", cccd="030190009999", full_name="Phạm Thị Hoa")
+    token = login(citizen)
+    r = client.get("/portal/procedures/1.001193/submit", headers=HTML)
+    assert r.status_code == 200 and "Thị trấn Lai Cách" in r.text
+    r = client.post("/portal/procedures/1.001193/submit", headers=HTML, follow_redirects=False,
+                    data={"csrf_token": token, "name": "Phạm Thị Hoa", "cccd": "030190009999", "agency_code": "10792"},
+                    files={"doc_1": ("chung-sinh.png", io.BytesIO(PNG), "image/png")})
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"], headers=HTML)
+    assert "10792-260302-0001" in page.text and "Giấy chứng sinh" in page.text
+    key = re.search(r'id="lookup-key">(\w+)<', page.text).group(1)
+    tracked = client.get("/portal/track", params={"code": "10792-260302-0001", "key": key}, headers=HTML)
+    assert tracked.status_code == 200 and "Mới đăng ký" in tracked.text and "P.T.H." in tracked.text
+
+    client.cookies.clear()
+    officer = make_user("mai.web", role="onestop_officer", org="10792", full_name="Lê Thị Mai")
+    token = login(officer)
+    work = client.get("/console/procedures", headers=HTML)
+    assert work.status_code == 200 and "10792-260302-0001" in work.text
+    dossier_id = re.search(r'/console/procedures/dossiers/(\w+)"', work.text).group(1)
+    base = f"/console/procedures/dossiers/{dossier_id}"
+    assert client.post(f"{base}/claim", data={"csrf_token": token}, headers=HTML,
+                       follow_redirects=False).status_code == 303
+    client.post(f"{base}/receive", data={"csrf_token": token, "note": "Đủ hồ sơ"}, headers=HTML)
+    page = client.get(base, headers=HTML)
+    assert 'id="dossier-status">Đã tiếp nhận' in page.text and 'data-action="forward"' in page.text
+    # An action that is not allowed now comes back as an error message, never a server error.
+    r = client.post(f"{base}/return_result", data={"csrf_token": token, "method": "counter"}, headers=HTML)
+    assert r.status_code == 200 and "not allowed" in r.text
+    # Without the CSRF token nothing happens.
+    no_token = {**HTML, "x-csrf-token": ""}
+    assert client.post(f"{base}/forward", data={}, headers=no_token).status_code == 403
+
+
+def test_stats_page_for_a_leader(env, make_user, client, login):
+    leader = make_user("duc.web", role="district_leader", org="296")
+    login(leader)
+    r = client.get("/console/procedures/stats", params={"from": "2026-01-01", "to": "2026-03-31"}, headers=HTML)
+    assert r.status_code == 200 and "Quyết định 766" in r.text
