@@ -195,3 +195,28 @@ def test_anonymous_is_refused_and_bad_input_is_422(client) -> None:
     assert client.get("/api/v1/auth/me").status_code == 401
     assert client.post(LOGIN, json={"username": "x"}).status_code == 422
     assert client.post(LOGIN, content=b"not json", headers={"content-type": "application/json"}).status_code == 422
+
+
+def test_session_expires_after_the_configured_hours(client, make_user, login, frozen_clock, settings) -> None:
+    make_user("son", role=None)
+    login("son")
+    frozen_clock[0] += timedelta(hours=settings.session_hours) - timedelta(seconds=1)
+    assert client.get("/api/v1/auth/me").status_code == 200
+    frozen_clock[0] += timedelta(seconds=2)
+    assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_password_reset_by_manager_ends_sessions_and_lifts_lockout(client, app, make_user, login, settings) -> None:
+    make_user("qt", role="admin")
+    target = make_user("tam", role=None)
+    with TestClient(app) as c:
+        login("tam", using=c)
+        for _ in range(settings.login_max_failures):
+            client.post(LOGIN, json={"username": "tam", "password": "sai-mat-khau"})
+        assert client.post(LOGIN, json={"username": "tam", "password": TEST_PASSWORD}).status_code == 429
+        login("qt")
+        r = client.post(f"/api/v1/users/{target.id}/password", json={"password": "mat-khau-moi-456"})
+        assert r.status_code == 204
+        assert c.get("/api/v1/auth/me").status_code == 401
+    with TestClient(app) as fresh:
+        assert fresh.post(LOGIN, json={"username": "tam", "password": "mat-khau-moi-456"}).status_code == 200
