@@ -37,9 +37,7 @@ import re
 import threading
 import time
 import traceback
-import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -501,117 +499,6 @@ def bus_stats(session: Session) -> dict[str, int]:
     }
 
 
-# ------------------------------------------------------------------------- SQLite write gate
-
-
-class WriteGate:
-    """Keeps the bus's own SQLite writes from overlapping the other transactions of this process.
-
-    Why: SQLite allows one writer, and a transaction that has *read* and then wants to *write* fails
-    at once ("database is locked") when another connection committed in between. Requests read and
-    then write all the time, so a dispatcher committing in the background would make them fail.
-    The gate is a small readers–writer lock: every session of the database counts as a reader while
-    its transaction is open; the dispatcher works only when no transaction is open, and new
-    transactions wait while it works. PostgreSQL needs none of this and never uses the gate.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._open = 0
-        self._owner: int | None = None  # thread id of the dispatcher while it works
-        self._depth = 0
-
-    def owned_by_me(self) -> bool:
-        return self._owner == threading.get_ident()
-
-    def enter(self) -> None:
-        """A transaction starts (called from the session's ``after_begin`` hook)."""
-        with self._cond:
-            while self._owner is not None and self._owner != threading.get_ident():
-                self._cond.wait()
-            self._open += 1
-
-    def leave(self) -> None:
-        with self._cond:
-            self._open = max(0, self._open - 1)
-            self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self, timeout: float) -> Iterator[None]:
-        """Wait (at most ``timeout`` seconds) until no transaction is open, then hold new ones back.
-
-        After the timeout the work goes ahead anyway (the old behaviour), so a caller that keeps a
-        session open while it drains the bus cannot deadlock itself.
-        """
-        me = threading.get_ident()
-        with self._cond:
-            if self._owner == me:
-                self._depth += 1
-            else:
-                deadline = time.monotonic() + timeout
-                while self._owner is not None or self._open > 0:
-                    left = deadline - time.monotonic()
-                    if left <= 0 and self._owner is None:
-                        break
-                    self._cond.wait(max(left, 0.05))
-                self._owner, self._depth = me, 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._owner = None
-                    self._cond.notify_all()
-
-
-_GATE_FLAG = "smartprovince.bus.gate"
-_gates: weakref.WeakKeyDictionary[Any, WriteGate] = weakref.WeakKeyDictionary()
-_gates_lock = threading.Lock()
-
-
-def write_gate(db: Database) -> WriteGate | None:
-    """The write gate of a SQLite database (created and hooked on first use); ``None`` for PostgreSQL."""
-    if not db.is_sqlite:
-        return None
-    with _gates_lock:
-        gate = _gates.get(db.sessionmaker)
-        if gate is None:
-            gate = _gates[db.sessionmaker] = WriteGate()
-            event.listen(db.sessionmaker, "after_begin", _gate_begin(gate))
-            event.listen(db.sessionmaker, "after_transaction_end", _gate_end(gate))
-        return gate
-
-
-def _gate_begin(gate: WriteGate) -> Callable[..., None]:
-    def hook(session: Session, _transaction: Any, _connection: Any) -> None:
-        if gate.owned_by_me() or session.info.get(_GATE_FLAG):
-            return
-        gate.enter()
-        session.info[_GATE_FLAG] = True
-
-    return hook
-
-
-def _gate_end(gate: WriteGate) -> Callable[..., None]:
-    def hook(session: Session, transaction: Any) -> None:
-        if transaction.parent is None and session.info.pop(_GATE_FLAG, False):
-            gate.leave()
-
-    return hook
-
-
-@contextmanager
-def bus_work(db: Database, timeout: float = 10.0) -> Iterator[None]:
-    """Run a block of bus work (relay, fan-out, handlers) without overlapping other SQLite transactions."""
-    gate = write_gate(db)
-    if gate is None:
-        yield
-        return
-    with gate.exclusive(timeout):
-        yield
-
-
 # ----------------------------------------------------------------------------------- the dispatcher
 
 
@@ -650,7 +537,6 @@ class Bus:
 
     def install(self) -> None:
         """Listen to commits of this database's sessions, to wake the dispatcher right away."""
-        write_gate(self.db)
         if not self._installed:
             event.listen(self.db.sessionmaker, "after_commit", self._after_commit)
             event.listen(self.db.sessionmaker, "after_rollback", self._after_rollback)
@@ -726,7 +612,7 @@ class Bus:
         how many items were handled."""
         if not self.has_work(ignore_schedule=ignore_schedule):
             return 0  # read-only check: an idle bus never holds anybody back
-        with self._work_lock, bus_work(self.db):
+        with self._work_lock:
             done = self.nats.relay(batch=batch) if self.nats is not None else self.fan_out(batch=batch)
             done += self.deliver_due(ignore_schedule=ignore_schedule, batch=batch)
             return done
@@ -735,7 +621,7 @@ class Bus:
         """True when an event waits for dispatch or a delivery is due (read-only queries)."""
         if self.has_undispatched():
             return True
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             stmt = select(Delivery.id).limit(1)
             if not ignore_schedule:
                 stmt = stmt.where(Delivery.next_attempt_at <= clock.now())
@@ -769,12 +655,12 @@ class Bus:
 
     def has_undispatched(self) -> bool:
         """True when some committed event has not been dispatched yet (a read-only query)."""
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             return s.scalar(select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None)).limit(1)) is not None
 
     def deliver_due(self, *, ignore_schedule: bool = False, batch: int = 200) -> int:
         """Run every delivery whose time has come (or all of them with ``ignore_schedule``)."""
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             stmt = select(Delivery.id).order_by(Delivery.next_attempt_at, Delivery.id).limit(batch)
             if not ignore_schedule:
                 stmt = stmt.where(Delivery.next_attempt_at <= clock.now())
@@ -784,7 +670,7 @@ class Bus:
         return len(ids)
 
     def _deliver(self, delivery_id: str) -> None:
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             stmt = (
                 select(Delivery, OutboxEvent)
                 .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
@@ -839,7 +725,7 @@ class Bus:
 
     def pending(self) -> int:
         """Events not yet dispatched plus deliveries not yet done, in the database."""
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             events = s.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None)))
             deliveries = s.scalar(select(func.count()).select_from(Delivery))
         return int(events or 0) + int(deliveries or 0)

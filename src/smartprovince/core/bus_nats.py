@@ -41,7 +41,6 @@ from smartprovince.core.bus import (
     after_failure,
     apply_event,
     begin_write,
-    bus_work,
     handlers,
     record_dead_letter,
 )
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("smartprovince.bus.nats")
 
 ACK_WAIT_SECONDS = 120.0
+CONNECT_TIMEOUT_SECONDS = 8.0
 STREAM_MAX_AGE_SECONDS = 14 * 24 * 3600.0
 DUPLICATE_WINDOW_SECONDS = 600.0
 
@@ -117,7 +117,29 @@ class NatsTransport:
         import nats
         from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
-        self._nc = await nats.connect(self.bus.url, name="smartprovince", max_reconnect_attempts=-1, connect_timeout=5)
+        if self._nc is not None and (self._nc.is_reconnecting or self._nc.is_connecting):
+            raise ConnectionError("NATS connection is being re-established")  # the client does it; try later
+        if self._nc is not None:  # closed for good: start again with a new client
+            for task in self._tasks.values():
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+            self._nc, self._subs, self._tasks = None, {}, {}
+
+        async def quiet(exc: Exception) -> None:  # the client retries by itself; one line, no traceback
+            log.warning("NATS: %s", exc)
+
+        self._nc = await asyncio.wait_for(
+            nats.connect(
+                self.bus.url,
+                name="smartprovince",
+                connect_timeout=3,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                error_cb=quiet,
+            ),
+            CONNECT_TIMEOUT_SECONDS,
+        )
         self._js = self._nc.jetstream()
         config = StreamConfig(
             name=self.stream,
@@ -163,16 +185,16 @@ class NatsTransport:
     # -- lifecycle
 
     def start(self) -> None:
-        """Connect and consume in the background (one task per handler)."""
+        """Connect and consume in the background (one task per handler).
 
-        async def go() -> None:
-            self._background = True
-            await self._ensure_consumers()
-            for h in handlers():
-                if h.name not in self._tasks and h.name in self._subs:
-                    self._tasks[h.name] = asyncio.get_running_loop().create_task(self._consume_forever(h))
-
-        self._call(go())
+        When NATS cannot be reached, the app still starts: ``ready()`` stays false (``/readyz``
+        answers 503) and the dispatcher thread tries again at every round.
+        """
+        self._background = True
+        try:
+            self.ensure()
+        except Exception as exc:
+            log.warning("NATS at %s not reachable yet (%s); the bus will keep trying", self.bus.url, exc)
 
     def stop(self) -> None:
         """Stop consuming and close the connection (test installs also delete their stream)."""
@@ -224,6 +246,7 @@ class NatsTransport:
         db = self.bus.db
         if not self.bus.has_undispatched():
             return 0
+        self.ensure()  # connected, and consumers exist before the first message so none is missed
         with db.session() as s:
             begin_write(s)
             stmt = select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None)).order_by(OutboxEvent.id).limit(batch)
@@ -232,7 +255,6 @@ class NatsTransport:
             rows = list(s.scalars(stmt))
             if not rows:
                 return 0
-            self.ensure()  # consumers exist before the first message, so none is missed
             events = [Event.from_row(r) for r in rows]
             self._call(self._publish_all(events))
             now = clock.now()
@@ -252,8 +274,7 @@ class NatsTransport:
     def _handle(self, handler: Handler, data: bytes, num_delivered: int) -> tuple[str, float | None]:
         """Apply one message (in a worker thread); returns ('ack'|'nak'|'term', delay)."""
         ev = Event.from_json(data)
-        with bus_work(self.bus.db):
-            return self._apply(handler, ev, num_delivered)
+        return self._apply(handler, ev, num_delivered)
 
     def _apply(self, handler: Handler, ev: Event, num_delivered: int) -> tuple[str, float | None]:
         try:
