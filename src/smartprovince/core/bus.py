@@ -320,11 +320,12 @@ def after_failure(failed_attempts: int, *, max_attempts: int, base_seconds: floa
 
 
 def begin_write(session: Session) -> None:
-    """On SQLite, take the write lock now (like ``BEGIN IMMEDIATE``).
+    """On SQLite, make sure this transaction holds the write lock before it reads.
 
     A SQLite transaction that first reads and later writes fails at once ("database is locked") if
-    another connection committed in between; taking the lock first makes it wait its turn instead.
-    PostgreSQL needs nothing.
+    another connection committed in between. ``Database.session()`` already begins write sessions
+    with ``BEGIN IMMEDIATE``; this also covers sessions made some other way (a plain ``Session`` in a
+    script). PostgreSQL needs nothing.
     """
     if session.get_bind().dialect.name == "sqlite":
         session.execute(update(OutboxEvent).where(OutboxEvent.id == "").values(topic=OutboxEvent.topic))
