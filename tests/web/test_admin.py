@@ -103,10 +103,11 @@ def test_organisation_edit_move_deactivate(client, admin, database) -> None:
     assert r.status_code == 409 and "bên trong chính nó" in r.text
     r = client.post(f"/admin/organisations/{ward}/deactivate", data={"csrf_token": admin})
     assert r.status_code == 200 and "Đã ngừng hoạt động tổ chức." in r.text
+    district = _org_id(database, "296")
     with database.session() as s:
         row = identity.get_org(s, ward)
         assert row.name == "Phường Cẩm Thượng (mới)" and not row.active
-        assert row.parent_id == _org_id(database, "296")
+        assert row.parent_id == district
 
 
 def test_forms_without_the_csrf_token_are_refused(client, admin, database) -> None:

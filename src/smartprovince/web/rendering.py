@@ -222,7 +222,8 @@ def _cached_province_name(request: Request) -> str | None:
     try:
         from smartprovince.web.province import province_name
 
-        with request.app.state.db.session() as session:
+        # A read session: the request's own write session may hold SQLite's write lock already.
+        with request.app.state.db.session(write=False) as session:
             return province_name(request, session)
     except Exception:  # noqa: BLE001 - the header falls back to the platform's motto
         return None
