@@ -1,0 +1,34 @@
+"""Operations (IOC) module manifest: incidents with SOPs, live feed, statistics."""
+
+from __future__ import annotations
+
+from smartprovince.core.modules import Module, NavLink
+from smartprovince.operations import api, demo, events, pages  # noqa: F401 - events registers the bus handlers
+
+PERMISSIONS = {
+    "operations.incident.read": "Xem sự cố, diễn biến và thống kê xử lý sự cố của đơn vị",
+    "operations.incident.manage": "Mở, tiếp nhận, giao, chuyển cấp trên, đóng sự cố; đánh dấu bước SOP",
+}
+_BOTH = ["operations.incident.read", "operations.incident.manage"]
+
+module = Module(
+    name="operations",
+    title="Trung tâm điều hành",
+    api_routers=[api.router],
+    page_routers=[pages.router],
+    template_dirs=["templates"],
+    nav=[
+        NavLink("ioc", "Điều hành sự cố", "/ioc/incidents", "operations.incident.read"),
+        NavLink("ioc", "Thống kê xử lý sự cố", "/ioc/incidents/stats", "operations.incident.read"),
+    ],
+    demo=demo.load,
+    demo_order=400,
+    permissions=PERMISSIONS,
+    role_grants={
+        "ioc_operator": list(_BOTH),
+        "provincial_leader": list(_BOTH),
+        "department_leader": list(_BOTH),
+        "district_leader": list(_BOTH),
+        "security_analyst": ["operations.incident.read"],
+    },
+)
