@@ -28,5 +28,5 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+DbSession = Annotated[Session, Depends(db_session, scope="function")]  # commit before the response is sent
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
