@@ -99,3 +99,20 @@ def test_generic_ingest_topic_for_cameras_and_soc(env, client, drain) -> None:  
         kinds = set(s.scalars(select(IncidentLink.kind)))
         assert kinds == {"camera_event", "soc_event"}
         assert s.scalar(select(func.count()).select_from(IncidentStep)) == 8
+
+
+def test_payloads_as_the_sensing_and_feedback_modules_publish_them(env, client, drain) -> None:  # type: ignore[no-untyped-def]
+    env.publish("sensing.alert.raised", {
+        "alert_id": "a-9", "threshold": "Mực nước sông Sặt vượt báo động 2", "kind": "above", "severity": "critical",
+        "thing": "Trạm thủy văn Cầu Cất", "datastream": "Mực nước", "org_id": "nonexistent-org",
+        "coordinates": [106.3146, 20.9373], "trigger_value": 3.1})
+    env.publish("feedback.report.created", {
+        "id": "r-5", "code": "PA-0005", "category": "hu-hong-duong", "category_name": "Hư hỏng đường",
+        "lat": 20.95, "lon": 106.25, "address": "QL5, Cẩm Giàng", "unit_id": env.orgs["295"].id})
+    drain()
+    by_source = {i.source: i for i in _incidents(env)}
+    flood, report = by_source["sensor"], by_source["citizen_report"]
+    assert (flood.category, flood.severity, flood.lat, flood.lon) == ("flooding", "critical", 20.9373, 106.3146)
+    assert flood.title.startswith("Trạm thủy văn Cầu Cất") and flood.org_id == env.orgs["30"].id
+    assert report.category == "road_damage" and report.org_id == env.orgs["295"].id
+    assert "Hư hỏng đường" in report.title

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from smartprovince.core.bus import Event, subscribe
 from smartprovince.core.security import SYSTEM
 from smartprovince.operations import lifecycle, service
+from smartprovince.operations.sops import match_category
 
 
 def _first(p: dict[str, Any], *names: str) -> Any:
@@ -48,6 +49,9 @@ def _location(p: dict[str, Any]) -> tuple[float | None, float | None]:
     loc = p.get("location") if isinstance(p.get("location"), dict) else {}
     lat = _float(_first(p, "lat", "latitude") or _first(loc, "lat", "latitude"))
     lon = _float(_first(p, "lon", "long", "lng", "longitude") or _first(loc, "lon", "long", "lng", "longitude"))
+    coords = p.get("coordinates")
+    if (lat is None or lon is None) and isinstance(coords, list | tuple) and len(coords) >= 2:
+        lon, lat = _float(coords[0]), _float(coords[1])  # GeoJSON order: longitude, latitude
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None, None
     return lat, lon
@@ -66,8 +70,24 @@ def input_from_payload(p: dict[str, Any], *, source: str, kind: str, default_tit
     """Turn a feed's event payload into an :class:`service.IncidentInput` (lenient field names)."""
     lat, lon = _location(p)
     ref = _first(p, "ref", "id", "alert_id", "report_id", "service_request_id", "code")
-    category = _first(p, "category", "service_code", "category_code", "observed_property", "kind", "type") or ""
-    title = str(_first(p, "title", "name", "summary", "description", "message") or default_title)[:300]
+    category = match_category(
+        *(
+            p.get(k)
+            for k in (
+                "category",
+                "service_code",
+                "category_code",
+                "observed_property",
+                "threshold",
+                "datastream",
+                "category_name",
+                "kind",
+                "type",
+            )
+        )
+    )
+    named = " · ".join(str(p[k]) for k in ("thing", "threshold", "category_name", "address") if p.get(k))
+    title = str(_first(p, "title", "name", "summary", "message") or named or default_title)[:300]
     return service.IncidentInput(
         source=str(_first(p, "source") or source)[:40],
         category=str(category),

@@ -87,3 +87,22 @@ def sop_for(category: str | None) -> Sop:
         if key and key in sop.aliases:
             return sop
     return sops[FALLBACK]
+
+
+def match_category(*texts: object) -> str:
+    """The SOP code for the first text that names a category: a code, an alias, or a name containing an alias.
+
+    Feeds name categories their own way (a report category code, a sensor's observed property, a
+    threshold's name such as "Mực nước sông Sặt vượt báo động 2"); texts that match nothing give ``other``.
+    """
+    sops = all_sops()
+    words = [str(t).strip().lower() for t in texts if t not in (None, "")]
+    for w in words:
+        sop = sop_for(w)
+        if sop.code != FALLBACK:
+            return sop.code
+    for w in words:
+        for sop in sops.values():
+            if any(len(a) >= 3 and a in w for a in sop.aliases):
+                return sop.code
+    return FALLBACK
