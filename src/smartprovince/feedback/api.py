@@ -1,0 +1,202 @@
+"""HTTP API of the feedback module, under ``/api/v1/feedback``: parse, authorise, call the service, return."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from smartprovince.core.clock import now
+from smartprovince.core.deps import DbSession
+from smartprovince.core.errors import NotFound, ValidationProblem
+from smartprovince.core.pagination import CursorParams, Page, paginate
+from smartprovince.core.security import Actor, authenticated, public, require
+from smartprovince.core.storage import Storage
+from smartprovince.feedback import categories, notify, queries, ratelimit, service
+from smartprovince.feedback.models import Report
+from smartprovince.feedback.schemas import (
+    ActionIn,
+    ApiClientCreate,
+    ApiClientCreated,
+    CategoryPublic,
+    NotificationOut,
+    RatingIn,
+    ReopenIn,
+    ReportCreate,
+    ReportCreated,
+    ReportOfficer,
+    ReportPublic,
+    StatOut,
+)
+
+router = APIRouter(prefix="/feedback", tags=["feedback"])
+
+PROBLEM: dict[str, Any] = {
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+LIMITED: dict[int | str, dict[str, Any]] = {
+    413: {"description": "Payload too large", **PROBLEM},
+    415: {"description": "Unsupported media type", **PROBLEM},
+    429: {"description": "Too many requests", **PROBLEM},
+}
+
+
+def limit_submissions(request: Request, actor: Actor) -> None:
+    """Per-user or per-IP limit on new reports (see ``ratelimit``)."""
+    cfg = request.app.state.feedback_config
+    if actor.id:
+        ratelimit.LIMITER.hit(f"user:{actor.id}", ratelimit.USER_PER_MINUTE)
+    else:
+        ip = request.client.host if request.client else "unknown"
+        ratelimit.LIMITER.hit(f"ip:{ip}", cfg.anonymous_per_minute)
+
+
+def storage_of(request: Request) -> Storage:
+    """The platform's file storage for photos."""
+    return Storage(request.app.state.settings)
+
+
+@router.get("/categories", response_model=list[CategoryPublic], summary="Report categories")
+def list_categories(_: Actor = Depends(public("the list of report categories is public information"))) -> list[Any]:
+    return [CategoryPublic(code=c.code, name=c.name, name_en=c.name_en, group=c.group, sla_hours=c.sla_hours,
+                           sla_working_days=c.sla_working_days) for c in categories.all_categories()]
+
+
+@router.post("/reports", response_model=ReportCreated, status_code=201, summary="Send a report", responses=LIMITED)
+def create_report(
+    body: ReportCreate, request: Request, session: DbSession,
+    actor: Actor = Depends(public("anybody may report a problem, with or without an account; rate-limited")),
+) -> dict[str, Any]:
+    limit_submissions(request, actor)
+    r = service.submit_report(session, actor=actor, report=service.NewReport(
+        category_code=body.category, description=body.description, lat=body.lat, lon=body.lon, address=body.address,
+        area_code=body.area_code, reporter_name=body.name, reporter_email=body.email, reporter_phone=body.phone,
+        channel="api"))
+    return {**queries.public_view(session, r), "follow_key": r.follow_key}
+
+
+@router.get("/reports/{ref}", response_model=ReportPublic, summary="A report's public page data")
+def get_report(ref: str, session: DbSession,
+               _: Actor = Depends(public("reports are public without the reporter's contact"))) -> dict[str, Any]:
+    return queries.public_view(session, queries.public_report(session, ref))
+
+
+@router.get("/map", summary="Reports as GeoJSON for the public map")
+def map_geojson(
+    session: DbSession,
+    bbox: str | None = Query(None, max_length=100, description="west,south,east,north (WGS84)"),
+    category: str | None = Query(None, max_length=500),
+    status: Literal["open", "closed", "submitted", "accepted", "in_progress", "resolved"] | None = None,
+    limit: int = Query(5000, ge=1, le=20000),
+    _: Actor = Depends(public("the public map shows reports without the reporter's contact")),
+) -> dict[str, Any]:
+    box = None
+    if bbox:
+        try:
+            parts = [float(x) for x in bbox.split(",")]
+        except ValueError as exc:
+            raise ValidationProblem("bbox must be four numbers: west,south,east,north") from exc
+        if len(parts) != 4:
+            raise ValidationProblem("bbox must be four numbers: west,south,east,north")
+        box = (parts[0], parts[1], parts[2], parts[3])
+    return queries.geojson(session, queries.public_query(category=category, status=status, bbox=box), limit=limit)
+
+
+@router.get("/media/{media_id}", summary="A report photo (metadata removed)",
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
+def get_media(media_id: str, request: Request, session: DbSession,
+              _: Actor = Depends(public("report photos are public; EXIF data is removed before storing"))) -> Response:
+    m = queries.media_item(session, media_id)
+    data = storage_of(request).open(m.key)
+    return Response(data, media_type=m.content_type, headers={"X-Content-Type-Options": "nosniff",
+                                                               "Cache-Control": "public, max-age=86400"})
+
+
+@router.post("/reports/{report_id}/rating", response_model=ReportPublic, summary="Rate the resolution")
+def rate(report_id: str, body: RatingIn, session: DbSession,
+         actor: Actor = Depends(public("the reporter rates with the login or the private follow key")),
+         ) -> dict[str, Any]:
+    r = queries.public_report(session, report_id)
+    service.rate_report(session, actor=actor, report=r, rating=body.rating, comment=body.comment, follow_key=body.key)
+    return queries.public_view(session, r)
+
+
+@router.post("/reports/{report_id}/reopen", response_model=ReportPublic, summary="Reopen within the period")
+def reopen(report_id: str, body: ReopenIn, session: DbSession,
+           actor: Actor = Depends(public("the reporter reopens with the login or the private follow key"))
+           ) -> dict[str, Any]:
+    r = queries.public_report(session, report_id)
+    service.reopen_report(session, actor=actor, report=r, reason=body.reason, follow_key=body.key)
+    return queries.public_view(session, r)
+
+
+# ----------------------------------------------------------------------------------- officers
+
+
+@router.get("/worklist", response_model=Page[ReportOfficer], summary="Reports routed to the officer's units")
+def worklist(
+    session: DbSession, params: CursorParams = Depends(),
+    status: Literal["open", "submitted", "accepted", "in_progress", "resolved", "closed"] | None = None,
+    category: str | None = Query(None, max_length=64), overdue: bool = False,
+    actor: Actor = Depends(require("feedback.report.read")),
+) -> Page[Any]:
+    stmt = queries.worklist_query(actor, status=status, category=category, overdue=overdue, now=now())
+    return paginate(session, stmt, params, key=Report.created_at, descending=True, into=ReportOfficer)
+
+
+@router.get("/reports/{report_id}/officer", response_model=ReportOfficer, summary="A report with the contact")
+def officer_view(report_id: str, session: DbSession,
+                 actor: Actor = Depends(require("feedback.report.read"))) -> Any:
+    return ReportOfficer.model_validate(queries.access_report_by_id(session, actor, report_id))
+
+
+@router.post("/reports/{report_id}/actions", response_model=ReportOfficer, summary="Accept, send back, update …")
+def act(report_id: str, body: ActionIn, session: DbSession,
+        actor: Actor = Depends(require("feedback.report.handle"))) -> Any:
+    r = queries.access_report_by_id(session, actor, report_id)
+    note = body.note or ""
+    if body.action == "accept":
+        service.accept_report(session, actor=actor, report=r, note=body.note)
+    elif body.action == "send_back":
+        service.send_back_report(session, actor=actor, report=r, note=note)
+    elif body.action == "assign":
+        if not body.unit_code:
+            raise ValidationProblem("'unit_code' is required to assign.")
+        service.assign_report(session, actor=actor, report=r, unit_code=body.unit_code, note=body.note)
+    elif body.action == "update":
+        service.update_report(session, actor=actor, report=r, note=note)
+    elif body.action == "resolve":
+        service.resolve_report(session, actor=actor, report=r, note=note)
+    else:
+        if not body.into:
+            raise ValidationProblem("'into' is required to merge.")
+        service.merge_reports(session, actor=actor, report=r, into=queries.access_report_by_id(session, actor,
+                                                                                               body.into))
+    return ReportOfficer.model_validate(r)
+
+
+@router.get("/stats", response_model=list[StatOut], summary="Handled, on-time, satisfaction per unit or category")
+def stats(
+    session: DbSession, by: Literal["unit", "category"] = "unit",
+    since: datetime | None = None, until: datetime | None = None,
+    actor: Actor = Depends(require("feedback.stats.read")),
+) -> list[Any]:
+    if (since and since.tzinfo is None) or (until and until.tzinfo is None):
+        raise ValidationProblem("since/until need a time zone (e.g. 2026-01-01T00:00:00Z).")
+    return [StatOut(**asdict(s)) for s in queries.statistics(session, actor, by=by, since=since, until=until)]
+
+
+@router.get("/inbox", response_model=list[NotificationOut], summary="My notifications about my reports")
+def my_inbox(session: DbSession, actor: Actor = Depends(authenticated())) -> list[Any]:
+    if not actor.id:
+        raise NotFound()
+    return [NotificationOut.model_validate(n) for n in notify.inbox(session, actor.id)]
+
+
+@router.post("/clients", response_model=ApiClientCreated, status_code=201, summary="Issue an Open311 API key")
+def create_client(body: ApiClientCreate, session: DbSession,
+                  actor: Actor = Depends(require("feedback.client.manage"))) -> ApiClientCreated:
+    client, key = service.create_api_client(session, actor=actor, name=body.name, rate_per_minute=body.rate_per_minute)
+    return ApiClientCreated(id=client.id, name=client.name, rate_per_minute=client.rate_per_minute, api_key=key)
