@@ -15,6 +15,7 @@ MODULE_PATHS: list[str] = [
     "smartprovince.identity.module",
     "smartprovince.web.module",
     "smartprovince.procedures.module",
+    "smartprovince.feedback.module",
     "smartprovince.operations.module",
 ]
 
