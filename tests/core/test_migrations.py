@@ -49,7 +49,10 @@ def import_every_model() -> None:
     """Import every module of the package so ``Base.metadata`` holds every table, also the kernel's
     (``core/bus.py``, ``core/audit.py`` …) and those of modules not yet in the registry."""
     import_all_models()
-    for info in pkgutil.walk_packages(smartprovince.__path__, "smartprovince."):
+    def broken(name: str) -> None:
+        raise ImportError(f"cannot import {name}: its tables would be missed")
+
+    for info in pkgutil.walk_packages(smartprovince.__path__, "smartprovince.", onerror=broken):
         if info.name.startswith("smartprovince.core.") or info.name.endswith(".models"):
             importlib.import_module(info.name)
 
