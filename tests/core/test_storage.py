@@ -57,7 +57,8 @@ def storage(settings) -> Storage:
         (b"\x00\x01\x02binary", None),
         ("café".encode("latin-1"), None),  # not UTF-8
     ],
-    ids=lambda v: f"{v[:8].hex()}-{len(v)}" if isinstance(v, bytes) else str(v),  # zip bytes carry a timestamp: stable ids for xdist
+    # zip bytes carry a timestamp: stable ids so the xdist workers collect the same tests
+    ids=lambda v: f"{v[:8].hex()}-{len(v)}" if isinstance(v, bytes) else str(v),
 )
 def test_detect_type(data: bytes, expected: str | None) -> None:
     assert detect_type(data) == expected
