@@ -1,0 +1,75 @@
+"""The feedback pages as a browser uses them (server-rendered HTML, form posts with the CSRF token)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF field"
+    return m.group(1)
+
+
+def test_citizen_reports_officer_resolves_citizen_rates(client: TestClient, orgs: Any, make_user: Any,
+                                                        login: Any) -> None:
+    page = client.get("/portal/feedback/new", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "Gửi phản ánh" in page.text and "Thị trấn Lai Cách" in page.text
+    token = _csrf(page.text)
+    r = client.post("/portal/feedback/new", data={
+        "csrf_token": token, "category": "street-lighting", "description": "Đèn đường tắt ở ngõ 12",
+        "lat": "20.951", "lon": "106.201", "area_code": "10891", "email": "chi@example.vn", "phone": "0900111222",
+    }, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    follow = r.headers["location"]
+    code = follow.split("/")[-1].split("?")[0]
+    page = client.get(follow)
+    assert page.status_code == 200 and code in page.text and "Huyện Cẩm Giàng" in page.text
+    assert "chi@example.vn" not in page.text and "0900111222" not in page.text
+
+    # an invalid form comes back with the message, not a server error
+    bad = client.post("/portal/feedback/new", data={"csrf_token": token, "category": "waste",
+                                                    "description": ""})
+    assert bad.status_code == 422 and "alert-error" in bad.text
+    assert client.post("/portal/feedback/new", data={"category": "waste"}).status_code == 403  # no CSRF token
+
+    officer = make_user("cb.cg", role="district_leader", org="295")
+    with TestClient(client.app) as oc:
+        login(officer, using=oc)
+        work = oc.get("/console/feedback", headers={"accept": "text/html"})
+        assert work.status_code == 200 and code in work.text
+        rid = re.search(r'href="/console/feedback/([0-9a-f]{32})"', work.text).group(1)  # type: ignore[union-attr]
+        detail = oc.get(f"/console/feedback/{rid}")
+        assert "0900111222" in detail.text  # the unit sees the contact
+        officer_token = _csrf(detail.text)
+        for action, note in [("accept", ""), ("resolve", "Đã thay bóng đèn")]:
+            r = oc.post(f"/console/feedback/{rid}", data={"csrf_token": officer_token, "action": action, "note": note},
+                        follow_redirects=False)
+            assert r.status_code == 303
+        stats = oc.get("/console/feedback/stats")
+        assert stats.status_code == 200 and "Huyện Cẩm Giàng" in stats.text
+
+    page = client.get(follow)
+    assert "Đã xử lý" in page.text and 'id="rate-form"' in page.text
+    key = follow.split("key=")[1]
+    r = client.post(f"/portal/feedback/{code}/rate", data={"csrf_token": _csrf(page.text), "key": key,
+                                                           "rating": "4", "comment": "Tốt"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get(follow)
+    assert "4/5" in page.text and "Người phản ánh đánh giá" in page.text
+    # without the key the page offers no rating form
+    assert 'id="rate-form"' not in client.get(f"/portal/feedback/{code}").text
+
+
+def test_public_map_page_and_geojson(client: TestClient, orgs: Any) -> None:
+    client.post("/api/v1/feedback/reports", json={"category": "waste", "description": "Rác", "lat": 20.94,
+                                                  "lon": 106.33, "area_code": "10507", "email": "z@example.vn"})
+    page = client.get("/portal/feedback", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "feedback-map" in page.text and "Rác" in page.text
+    fc = client.get("/api/v1/feedback/map?bbox=106.0,20.5,106.7,21.2&status=open").json()
+    assert len(fc["features"]) == 1 and fc["features"][0]["properties"]["category"] == "waste"
+    assert "z@example.vn" not in str(fc)
+    assert client.get("/api/v1/feedback/map?bbox=100,10,101,11").json()["features"] == []
