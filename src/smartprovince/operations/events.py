@@ -8,6 +8,7 @@ Published (payload: ``incident_id``, ``status``, ``category``, ``severity``, ``s
 Listened to (each handler is idempotent: a record already linked is not linked twice):
 
 * ``feedback.report.created`` — a citizen report (phản ánh) opens or joins an incident;
+  ``feedback.report.resolved`` / ``.closed`` end its link (an incident made only of reports resolves);
 * ``sensing.alert.raised`` / ``sensing.alert.cleared`` — a sensor threshold alert opens or joins an
   incident; when every alert of an incident has cleared, the incident resolves itself;
 * ``operations.incident.ingest`` — the generic entry for other feeds (AI cameras, the SOC, a hotline
@@ -19,6 +20,7 @@ Payload fields are read leniently (``lat`` / ``latitude``, ``lon`` / ``long`` / 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -66,6 +68,19 @@ def _severity(v: Any) -> str | None:
     )
 
 
+def event_time(p: dict[str, Any], event: Event) -> datetime:
+    """When the record happened: the payload's own time when it has one, else when the event was published."""
+    for name in ("occurred_at", "trigger_time", "cleared_at", "at", "created_at", "raised_at", "requested_datetime"):
+        raw = p.get(name)
+        if isinstance(raw, str):
+            try:
+                t = datetime.fromisoformat(raw)
+            except ValueError:
+                continue
+            return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return event.occurred_at
+
+
 def input_from_payload(p: dict[str, Any], *, source: str, kind: str, default_title: str) -> service.IncidentInput:
     """Turn a feed's event payload into an :class:`service.IncidentInput` (lenient field names)."""
     lat, lon = _location(p)
@@ -109,7 +124,29 @@ def on_report_created(session: Session, event: Event) -> None:
     """A citizen report opens (or joins) an incident."""
     p = event.payload if isinstance(event.payload, dict) else {}
     data = input_from_payload(p, source="citizen_report", kind="feedback_report", default_title="Phản ánh hiện trường")
+    data.occurred_at = event_time(p, event)
     service.open_incident(session, actor=SYSTEM, data=data)
+
+
+@subscribe("feedback.report.resolved", name="operations.incident_report_resolved")
+def on_report_resolved(session: Session, event: Event) -> None:
+    """The unit resolved the citizen report: its link is over; an incident made only of reports resolves."""
+    p = event.payload if isinstance(event.payload, dict) else {}
+    if p.get("id") is not None:
+        service.clear_link(
+            session,
+            actor=SYSTEM,
+            kind="feedback_report",
+            ref=str(p["id"])[:200],
+            note="Phản ánh đã được xử lý",
+            at=event_time(p, event),
+        )
+
+
+@subscribe("feedback.report.closed", name="operations.incident_report_closed")
+def on_report_closed(session: Session, event: Event) -> None:
+    """A closed report is over too (a second call for a resolved one changes nothing)."""
+    on_report_resolved(session, event)
 
 
 @subscribe("sensing.alert.raised", name="operations.incident_from_sensor_alert")
@@ -117,6 +154,7 @@ def on_alert_raised(session: Session, event: Event) -> None:
     """A sensor alert opens (or joins) an incident."""
     p = event.payload if isinstance(event.payload, dict) else {}
     data = input_from_payload(p, source="sensor", kind="sensor_alert", default_title="Cảnh báo cảm biến")
+    data.occurred_at = event_time(p, event)
     service.open_incident(session, actor=SYSTEM, data=data)
 
 
@@ -126,7 +164,7 @@ def on_alert_cleared(session: Session, event: Event) -> None:
     p = event.payload if isinstance(event.payload, dict) else {}
     ref = _first(p, "ref", "id", "alert_id")
     if ref is not None:
-        service.clear_link(session, actor=SYSTEM, kind="sensor_alert", ref=str(ref)[:200])
+        service.clear_link(session, actor=SYSTEM, kind="sensor_alert", ref=str(ref)[:200], at=event_time(p, event))
 
 
 @subscribe("operations.incident.ingest", name="operations.incident_ingest")
@@ -135,4 +173,5 @@ def on_ingest(session: Session, event: Event) -> None:
     p = event.payload if isinstance(event.payload, dict) else {}
     kind = str(_first(p, "kind_of_record", "record_kind") or f"{_first(p, 'source') or 'external'}_event")[:40]
     data = input_from_payload(p, source="external", kind=kind, default_title="Sự cố")
+    data.occurred_at = event_time(p, event)
     service.open_incident(session, actor=SYSTEM, data=data)

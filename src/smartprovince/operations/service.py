@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -49,6 +49,7 @@ class IncidentInput:
     org_code: str | None = None
     links: list[tuple[str, str]] = field(default_factory=list)
     dedup_key: str | None = None
+    occurred_at: datetime | None = None  # when the record happened (a feed's time); default: now
 
 
 _last_entry_id = ["0" * 32]
@@ -106,13 +107,14 @@ def _record(
     kind: str,
     note: str = "",
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> IncidentEntry:
     """Timeline entry + audit row + event, all in the caller's transaction."""
     data = data or {}
     entry = IncidentEntry(
         id=_entry_id(),
         incident_id=inc.id,
-        at=clock.now(),
+        at=at or clock.now(),
         kind=kind,
         actor_name=_name(actor),
         note=note,
@@ -179,7 +181,7 @@ def find_duplicate(session: Session, data: IncidentInput, category: str) -> Inci
     sop = sop_for(category)
     if data.lat is None or data.lon is None or sop.dedup_radius_m <= 0 or sop.dedup_window_minutes <= 0:
         return None
-    since = clock.now() - timedelta(minutes=sop.dedup_window_minutes)
+    since = (data.occurred_at or clock.now()) - timedelta(minutes=sop.dedup_window_minutes)
     candidates = session.scalars(
         select(Incident)
         .where(
@@ -224,6 +226,7 @@ def open_incident(session: Session, *, actor: Actor, data: IncidentInput) -> tup
     category = sop.code
     severity = data.severity or sop.severity
     now = clock.now()
+    at = min(data.occurred_at, now) if data.occurred_at is not None else now
 
     known = _existing_link(session, data.links)
     if known is not None:
@@ -246,7 +249,7 @@ def open_incident(session: Session, *, actor: Actor, data: IncidentInput) -> tup
     dup = find_duplicate(session, data, category)
     if dup is not None:
         for kind, ref in data.links:
-            session.add(IncidentLink(incident_id=dup.id, kind=kind, ref=ref, active=True, created_at=now))
+            session.add(IncidentLink(incident_id=dup.id, kind=kind, ref=ref, active=True, created_at=at))
         if SEVERITY_RANK[severity] > SEVERITY_RANK[dup.severity]:
             dup.severity = severity
         dup.updated_at = now
@@ -258,6 +261,7 @@ def open_incident(session: Session, *, actor: Actor, data: IncidentInput) -> tup
             kind="linked",
             note=data.title[:300],
             data={"source": data.source, "links": [f"{k}:{r}" for k, r in data.links]},
+            at=at,
         )
         return dup, False
 
@@ -276,13 +280,13 @@ def open_incident(session: Session, *, actor: Actor, data: IncidentInput) -> tup
         org_path=org.path,
         dedup_key=(data.dedup_key or None),
         escalations=0,
-        opened_at=now,
+        opened_at=at,
         updated_at=now,
     )
     session.add(inc)
     session.flush()
     for kind, ref in data.links:
-        session.add(IncidentLink(incident_id=inc.id, kind=kind, ref=ref, active=True, created_at=now))
+        session.add(IncidentLink(incident_id=inc.id, kind=kind, ref=ref, active=True, created_at=at))
     for i, step in enumerate(sop.steps, start=1):
         session.add(
             IncidentStep(
@@ -297,24 +301,35 @@ def open_incident(session: Session, *, actor: Actor, data: IncidentInput) -> tup
         kind="opened",
         note=data.title[:300],
         data={"sop": sop.code, "org_name": org.name, "links": [f"{k}:{r}" for k, r in data.links]},
+        at=at,
     )
     return inc, True
 
 
 def _apply(
-    session: Session, *, actor: Actor, inc: Incident, verb: str, note: str, extra: dict[str, Any] | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    inc: Incident,
+    verb: str,
+    note: str,
+    extra: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> Incident:
+    at = max(min(at, clock.now()), inc.opened_at) if at is not None else clock.now()
     try:
         new = lifecycle.apply(
             lifecycle.Times(inc.status, inc.acknowledged_at, inc.resolved_at, inc.closed_at, inc.escalations),
             verb,
-            clock.now(),
+            at,
         )
     except lifecycle.InvalidTransition as exc:
         raise Conflict(f"Cannot {verb} an incident that is {inc.status}.") from exc
     inc.status, inc.acknowledged_at, inc.resolved_at = new.status, new.acknowledged_at, new.resolved_at
     inc.closed_at, inc.escalations, inc.updated_at = new.closed_at, new.escalations, clock.now()
-    _record(session, actor=actor, inc=inc, verb=lifecycle.EVENT_OF_VERB[verb], kind=verb, note=note, data=extra or {})
+    _record(
+        session, actor=actor, inc=inc, verb=lifecycle.EVENT_OF_VERB[verb], kind=verb, note=note, data=extra or {}, at=at
+    )
     return inc
 
 
@@ -381,11 +396,14 @@ def set_step(session: Session, *, actor: Actor, incident_id: str, step_id: str, 
     return inc
 
 
-def clear_link(session: Session, *, actor: Actor, kind: str, ref: str, note: str = "") -> Incident | None:
-    """Kết thúc bản ghi liên kết — the source says a record is over (a sensor alert cleared).
+def clear_link(
+    session: Session, *, actor: Actor, kind: str, ref: str, note: str = "", at: datetime | None = None
+) -> Incident | None:
+    """Kết thúc bản ghi liên kết — the source says a record is over (a sensor alert cleared, a report resolved).
 
-    When every linked record of the incident is over and all of them were alerts of the same kind,
-    the incident is resolved automatically (``operations.incident.resolved`` with ``auto: true``).
+    When every linked record of the incident is over and all of them are of the same kind, the
+    incident is resolved automatically (``operations.incident.resolved`` with ``auto: true``) at ``at``
+    (the source's time; default now).
     Returns the incident, or ``None`` when the record belongs to none. Calling it twice does nothing more.
     """
     link = session.scalar(select(IncidentLink).where(IncidentLink.kind == kind, IncidentLink.ref == ref))
@@ -403,8 +421,17 @@ def clear_link(session: Session, *, actor: Actor, kind: str, ref: str, note: str
         kind="link_cleared",
         note=note or "Cảnh báo đã hết",
         data={"kind": kind, "ref": ref},
+        at=at,
     )
     links = list(session.scalars(select(IncidentLink).where(IncidentLink.incident_id == inc.id)))
     if inc.status in lifecycle.OPEN_STATUSES and all(not lk.active and lk.kind == kind for lk in links):
-        _apply(session, actor=actor, inc=inc, verb="resolve", note="Tự động: mọi cảnh báo đã hết", extra={"auto": True})
+        _apply(
+            session,
+            actor=actor,
+            inc=inc,
+            verb="resolve",
+            note="Tự động: mọi bản ghi liên kết đã kết thúc",
+            extra={"auto": True},
+            at=at,
+        )
     return inc
