@@ -30,6 +30,14 @@ def test_citizen_submits_in_the_browser_and_officer_acts(env, make_user, client,
     page = client.get(r.headers["location"], headers=HTML)
     assert "10792-260302-0001" in page.text and "Giấy chứng sinh" in page.text
     key = re.search(r'id="lookup-key">(\w+)<', page.text).group(1)
+    # The same citizen's next dossier can reuse the file given before, without uploading it again.
+    form = client.get("/portal/procedures/1.000894/submit", headers=HTML)
+    reuse_id = re.search(r'name="reuse" value="(\w+)"', form.text).group(1)
+    r2 = client.post("/portal/procedures/1.000894/submit", headers=HTML, follow_redirects=False,
+                     data={"csrf_token": token, "name": "Phạm Thị Hoa", "agency_code": "10792", "reuse": reuse_id})
+    assert r2.status_code == 303
+    second = client.get(r2.headers["location"], headers=HTML)
+    assert "tái sử dụng" in second.text and "chung-sinh.png" in second.text
     tracked = client.get("/portal/track", params={"code": "10792-260302-0001", "key": key}, headers=HTML)
     assert tracked.status_code == 200 and "Mới đăng ký" in tracked.text and "P.T.H." in tracked.text
 
@@ -38,7 +46,7 @@ def test_citizen_submits_in_the_browser_and_officer_acts(env, make_user, client,
     token = login(officer)
     work = client.get("/console/procedures", headers=HTML)
     assert work.status_code == 200 and "10792-260302-0001" in work.text
-    dossier_id = re.search(r'/console/procedures/dossiers/(\w+)"', work.text).group(1)
+    dossier_id = re.search(r'/console/procedures/dossiers/(\w+)">10792-260302-0001<', work.text).group(1)
     base = f"/console/procedures/dossiers/{dossier_id}"
     assert client.post(f"{base}/claim", data={"csrf_token": token}, headers=HTML,
                        follow_redirects=False).status_code == 303

@@ -77,8 +77,9 @@ def submit_form(
 ) -> Response:
     """Nộp hồ sơ trực tuyến — the form (applicant, receiving commune, one file per document)."""
     proc = queries.get_procedure(session, code)
-    return render(request, "procedures/submit.html", _ctx(p=proc, places=_communes(session, proc), error=None,
-                                                           form={}))
+    return render(request, "procedures/submit.html", _ctx(
+        p=proc, places=_communes(session, proc), error=None, form={},
+        reusable=queries.reusable_documents(session, actor)))
 
 
 @router.post("/portal/procedures/{code}/submit")
@@ -102,11 +103,13 @@ async def submit_post(
             applicant=service.Applicant(name=values.get("name", "").strip() or actor.display_name,
                                         cccd=values.get("cccd") or None, phone=values.get("phone") or None,
                                         email=values.get("email") or None, address=values.get("address", "")),
-            note=values.get("note", ""), attachments=files))
+            note=values.get("note", ""), attachments=files,
+            reuse_attachment_ids=[str(v) for v in form.getlist("reuse") if isinstance(v, str)]))
     except Problem as exc:
         session.rollback()
         return render(request, "procedures/submit.html",
-                      _ctx(p=proc, places=_communes(session, proc), error=exc.detail or exc.title, form=values),
+                      _ctx(p=proc, places=_communes(session, proc), error=exc.detail or exc.title, form=values,
+                           reusable=queries.reusable_documents(session, actor)),
                       status=exc.status)
     session.commit()
     return redirect(request, f"/portal/dossiers/{d.id}", message="Đã nộp hồ sơ {code}.", code=d.code)

@@ -281,3 +281,24 @@ def attachment_of(session: Session, dossier: Dossier, attachment_id: str) -> Dos
     if att is None or att.dossier_id != dossier.id:
         raise NotFound("No such file.")
     return att
+
+
+def reusable_documents(session: Session, actor: Actor, *, limit: int = 30) -> list[DossierAttachment]:
+    """Files this applicant gave with earlier dossiers (newest first, one per stored file), to reuse."""
+    if actor.id is None:
+        return []
+    rows = session.scalars(
+        select(DossierAttachment)
+        .join(Dossier, Dossier.id == DossierAttachment.dossier_id)
+        .where(Dossier.applicant_user_id == actor.id, DossierAttachment.kind != "result")
+        .order_by(DossierAttachment.uploaded_at.desc())
+        .limit(limit * 3)
+    ).all()
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        if r.storage_key in seen:
+            continue
+        seen.add(r.storage_key)
+        out.append(r)
+    return out[:limit]
