@@ -1,0 +1,229 @@
+"""Web pages of the data hub: the open-data portal (home, search, dataset page, downloads) and the
+officer console (dataset list, definition form, upload, validation report, category lists)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, Response
+from sqlalchemy import select
+from starlette.background import BackgroundTask
+
+from smartprovince import identity
+from smartprovince.core import bus
+from smartprovince.core.deps import AppSettings, DbSession
+from smartprovince.core.errors import NotFound, Problem
+from smartprovince.core.security import Actor, public, require, verify_csrf
+from smartprovince.datahub import codelists, quality, queries, service, store
+from smartprovince.datahub.ckan import MEDIA_TYPES
+from smartprovince.web.rendering import redirect, render
+
+router = APIRouter()
+
+_PUBLIC = public("the open-data portal shows public datasets without personal fields")
+STATUS_LABELS = {"loaded": "Đã nạp", "partial": "Nạp một phần", "rejected": "Bị từ chối"}
+CODE_LABELS = {
+    "missing": "Thiếu giá trị bắt buộc", "bad_type": "Sai kiểu dữ liệu", "out_of_range": "Ngoài khoảng cho phép",
+    "not_in_codelist": "Không có trong danh mục", "duplicate_key": "Trùng khóa", "missing_column": "Thiếu cột",
+    "unknown_column": "Cột không thuộc bộ dữ liệu", "extra_cells": "Thừa ô", "too_long": "Quá dài",
+    "not_object": "Không phải đối tượng JSON", "empty": "Tệp không có dữ liệu",
+}
+TYPE_LABELS = {"string": "Văn bản", "integer": "Số nguyên", "number": "Số", "boolean": "Đúng/Sai", "date": "Ngày",
+               "code": "Mã danh mục"}
+FIELDS_EXAMPLE = json.dumps([
+    {"name": "ma", "title": "Mã", "title_en": "Code"},
+    {"name": "ten", "title": "Tên", "title_en": "Name", "required": True},
+    {"name": "huyen", "title": "Huyện", "type": "code", "codelist": "don-vi-hanh-chinh"},
+    {"name": "so_luong", "title": "Số lượng", "type": "integer", "unit": "cái", "minimum": 0},
+    {"name": "dien_thoai", "title": "Điện thoại", "personal": True},
+], ensure_ascii=False, indent=2)
+
+
+def _ctx(**extra: Any) -> dict[str, Any]:
+    return {"sectors": service.SECTORS, "licences": service.LICENCES, "frequencies": quality.FREQUENCY_LABELS,
+            "status_labels": STATUS_LABELS, "code_labels": CODE_LABELS, "type_labels": TYPE_LABELS, **extra}
+
+
+# ------------------------------------------------------------------------------------------ portal
+
+
+def _matches(view: queries.DatasetView, q: str, sector: str, org: str, tag: str) -> bool:
+    ds = view.dataset
+    if sector and ds.sector != sector:
+        return False
+    if org and view.org.code != org:
+        return False
+    if tag and tag not in ds.tags:
+        return False
+    text = " ".join([ds.name, ds.title, ds.title_en, ds.description, " ".join(ds.tags), view.org.name]).casefold()
+    return all(w.casefold() in text for w in q.split())
+
+
+@router.get("/opendata")
+def portal_home(request: Request, session: DbSession, _: Actor = Depends(_PUBLIC)) -> Response:
+    """Cổng dữ liệu mở — counts by sector, newest datasets, search."""
+    views = queries.public_datasets(session)
+    by_sector = Counter(v.dataset.sector for v in views)
+    orgs = Counter(v.org.name for v in views)
+    rows = sum(v.dataset.row_count for v in views)
+    return render(request, "datahub/home.html", _ctx(views=views[:6], by_sector=by_sector, total=len(views),
+                                                      org_count=len(orgs), rows=rows))
+
+
+@router.get("/opendata/search")
+def portal_search(
+    request: Request, session: DbSession, q: str = Query("", max_length=200), sector: str = Query("", max_length=40),
+    org: str = Query("", max_length=64), tag: str = Query("", max_length=60), _: Actor = Depends(_PUBLIC),
+) -> Response:
+    """Tìm bộ dữ liệu — by words, sector, agency and tag."""
+    views = queries.public_datasets(session)
+    found = [v for v in views if _matches(v, q, sector, org, tag)]
+    agencies = sorted({(v.org.code, v.org.name) for v in views}, key=lambda x: x[1])
+    tags = sorted({t for v in views for t in v.dataset.tags})
+    return render(request, "datahub/search.html", _ctx(found=found, q=q, sector=sector, org=org, tag=tag,
+                                                        agencies=agencies, tags=tags))
+
+
+@router.get("/opendata/{name}")
+def dataset_page(request: Request, name: str, session: DbSession, settings: AppSettings,
+                 _: Actor = Depends(_PUBLIC)) -> Response:
+    """Trang bộ dữ liệu — metadata, fields, preview, quality, downloads, API examples."""
+    view = _public_view(session, name)
+    preview = store.search(service.snapshot_file(view, settings.data_dir, public=True), view.public_fields, limit=20)
+    history = queries.quality_history(session, view.dataset.id)
+    base = str(request.base_url).rstrip("/")
+    return render(request, "datahub/dataset.html", _ctx(view=view, fields=view.public_fields, preview=preview,
+                                                         quality=history[-1] if history else None, history=history,
+                                                         base=base))
+
+
+def _public_view(session: Any, name: str) -> queries.DatasetView:
+    for v in queries.public_datasets(session):
+        if v.dataset.name == name:
+            return v
+    raise NotFound("No such public dataset.")
+
+
+@router.get("/opendata/{name}/download/{fmt}")
+def download(name: str, fmt: Literal["csv", "json", "parquet"], session: DbSession, settings: AppSettings,
+             _: Actor = Depends(_PUBLIC)) -> Response:
+    """Tải dữ liệu — CSV, JSON or Parquet of the public columns, streamed from a file (bounded memory)."""
+    view = _public_view(session, name)
+    path = service.snapshot_file(view, settings.data_dir, public=True)
+    if path is None:
+        raise NotFound("The dataset has no data yet.")
+    filename = f"{view.dataset.name}.{fmt}"
+    if fmt == "parquet":
+        return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=filename)
+    columns = ["_id"] + [f.name for f in view.public_fields]
+    tmp = store.export(path, fmt, columns)
+    return FileResponse(tmp, media_type=MEDIA_TYPES[fmt] + ("; charset=utf-8" if fmt == "csv" else ""),
+                        filename=filename, background=BackgroundTask(Path(tmp).unlink, missing_ok=True))
+
+
+# ----------------------------------------------------------------------------------------- console
+
+_MANAGE = require("datahub.dataset.manage")
+
+
+def _manageable_orgs(session: Any, actor: Actor) -> list[Any]:
+    rows = session.scalars(select(identity.Organisation).where(
+        identity.Organisation.level.in_(("department", "body", "unit", "district", "province")))
+        .order_by(identity.Organisation.name))
+    return [o for o in rows if actor.can(queries.MANAGE, o.path)]
+
+
+@router.get("/console/datahub")
+def console_list(request: Request, session: DbSession, actor: Actor = Depends(_MANAGE)) -> Response:
+    """Kho dữ liệu — every dataset the officer may see, with its last load and quality."""
+    views = queries.visible_datasets(session, actor)
+    rows = [(v, queries.latest_quality(session, v.dataset.id), queries.can_manage(actor, v.org.path)) for v in views]
+    return render(request, "datahub/console.html", _ctx(rows=rows))
+
+
+@router.get("/console/datahub/codelists")
+def console_codelists(request: Request, session: DbSession, actor: Actor = Depends(_MANAGE)) -> Response:
+    """Danh mục dùng chung — lists, their versions and effective dates."""
+    lists = [(cl, codelists.versions(session, cl)) for cl in codelists.list_codelists(session)]
+    return render(request, "datahub/codelists.html", _ctx(lists=lists))
+
+
+@router.get("/console/datahub/new")
+def define_form(request: Request, session: DbSession, actor: Actor = Depends(_MANAGE)) -> Response:
+    """Định nghĩa bộ dữ liệu — the form."""
+    return render(request, "datahub/define.html", _ctx(orgs=_manageable_orgs(session, actor), error=None,
+                                                        form={"fields": FIELDS_EXAMPLE, "public": "on"}))
+
+
+@router.post("/console/datahub/new")
+async def define_post(request: Request, session: DbSession, actor: Actor = Depends(_MANAGE)) -> Response:
+    """Save the definition; on success go to the upload page."""
+    form = await request.form()
+    verify_csrf(request, str(form.get("csrf_token") or ""))
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    try:
+        try:
+            fields = json.loads(values.get("fields") or "")
+        except ValueError:
+            raise Problem("Danh sách trường phải là JSON hợp lệ.", status=422) from None
+        bus.begin_write(session)
+        ds = service.define_dataset(
+            session, actor=actor, name=values.get("name", "").strip(), org_id=values.get("org_id", ""),
+            title=values.get("title", ""), title_en=values.get("title_en", ""),
+            description=values.get("description", ""), description_en=values.get("description_en", ""),
+            sector=values.get("sector"), public=values.get("public") == "on", licence=values.get("licence"),
+            frequency=values.get("frequency"), fields=fields,
+            tags=[t.strip() for t in values.get("tags", "").split(",") if t.strip()],
+            key=[k.strip() for k in values.get("key", "").split(",") if k.strip()])
+    except Problem as exc:
+        session.rollback()
+        return render(request, "datahub/define.html", _ctx(orgs=_manageable_orgs(session, actor),
+                                                            error=exc.detail or exc.title, form=values), status=422)
+    return redirect(request, f"/console/datahub/{ds.name}/upload", message="Đã lưu định nghĩa bộ dữ liệu.")
+
+
+@router.get("/console/datahub/{name}/upload")
+def upload_form(request: Request, name: str, session: DbSession, actor: Actor = Depends(_MANAGE)) -> Response:
+    """Nạp dữ liệu — the upload form and the dataset's previous loads."""
+    view = queries.access_dataset(session, actor, name, manage=True)
+    return render(request, "datahub/upload.html", _ctx(view=view, loads=queries.loads_of(session, view.dataset.id),
+                                                        fields=view.fields, error=None))
+
+
+@router.post("/console/datahub/{name}/upload")
+async def upload_post(request: Request, name: str, session: DbSession, settings: AppSettings,
+                      actor: Actor = Depends(_MANAGE)) -> Response:
+    """Check and load the file; always show the validation report."""
+    form = await request.form()
+    verify_csrf(request, str(form.get("csrf_token") or ""))
+    upload = form.get("file")
+    view = queries.access_dataset(session, actor, name, manage=True)
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        return render(request, "datahub/upload.html", _ctx(view=view, loads=queries.loads_of(session, view.dataset.id),
+                                                            fields=view.fields, error="Chọn tệp để nạp."), status=422)
+    data = await upload.read()
+    try:
+        bus.begin_write(session)
+        load = service.load_file(session, actor=actor, name=name, source=data, filename=upload.filename,
+                                 data_dir=settings.data_dir, skip_invalid=form.get("skip_invalid") == "on")
+    except Problem as exc:
+        session.rollback()
+        return render(request, "datahub/upload.html", _ctx(view=view, loads=queries.loads_of(session, view.dataset.id),
+                                                            fields=view.fields, error=exc.detail or exc.title),
+                      status=422)
+    return redirect(request, f"/console/datahub/{name}/loads/{load.id}")
+
+
+@router.get("/console/datahub/{name}/loads/{load_id}")
+def report_page(request: Request, name: str, load_id: str, session: DbSession,
+                actor: Actor = Depends(_MANAGE)) -> Response:
+    """Báo cáo kiểm tra — every problem of one load, row by row."""
+    view = queries.access_dataset(session, actor, name, manage=True)
+    load = queries.get_load(session, view, load_id)
+    titles = {f.name: f.title for f in view.fields}
+    return render(request, "datahub/report.html", _ctx(view=view, load=load, titles=titles,
+                                                        quality=queries.latest_quality(session, view.dataset.id)))
