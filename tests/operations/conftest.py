@@ -40,10 +40,12 @@ def env(database: Database, make_org, make_user, frozen_clock) -> Env:  # type: 
         "296": make_org("296", "Huyện Bình Giang", "district", parent="30"),
         "ubnd-tinh": make_org("ubnd-tinh", "UBND tỉnh", "body", parent="30"),
     }
-    orgs["so-giao-thong-van-tai"] = make_org("so-giao-thong-van-tai", "Sở Giao thông vận tải", "department",
-                                             parent="ubnd-tinh")
-    orgs["so-tai-nguyen-va-moi-truong"] = make_org("so-tai-nguyen-va-moi-truong", "Sở Tài nguyên và Môi trường",
-                                                   "department", parent="ubnd-tinh")
+    orgs["so-giao-thong-van-tai"] = make_org(
+        "so-giao-thong-van-tai", "Sở Giao thông vận tải", "department", parent="ubnd-tinh"
+    )
+    orgs["so-tai-nguyen-va-moi-truong"] = make_org(
+        "so-tai-nguyen-va-moi-truong", "Sở Tài nguyên và Môi trường", "department", parent="ubnd-tinh"
+    )
     users = {
         "operator": make_user("ioc", role="ioc_operator", org="30", password=None, full_name="Vũ Thị Lan"),
         "district": make_user("huyen295", role="district_leader", org="295", password=None),

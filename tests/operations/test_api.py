@@ -13,8 +13,14 @@ URL = "/api/v1/operations/incidents"
 
 
 def _open(client, env, **extra):  # type: ignore[no-untyped-def]
-    body = {"category": "road_damage", "title": "Sụt lún mặt đường ĐT 394", "lat": 20.96, "lon": 106.22,
-            "org_id": env.orgs["295"].id, **extra}
+    body = {
+        "category": "road_damage",
+        "title": "Sụt lún mặt đường ĐT 394",
+        "lat": 20.96,
+        "lon": 106.22,
+        "org_id": env.orgs["295"].id,
+        **extra,
+    }
     r = client.post(URL, json=body, headers=env.headers["operator"])
     assert r.status_code == 201, r.text
     return r.json()
@@ -39,28 +45,57 @@ def test_operator_handles_an_incident_from_open_to_close(env, client, frozen_clo
         assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "closed" and body["allowed_verbs"] == []
-    assert [e["kind"] for e in body["timeline"]] == ["opened", "acknowledge", "step_done", "assigned", "start",
-                                                     "resolve", "close"]
+    assert [e["kind"] for e in body["timeline"]] == [
+        "opened",
+        "acknowledge",
+        "step_done",
+        "assigned",
+        "start",
+        "resolve",
+        "close",
+    ]
     # a closed incident refuses further actions with a problem, not a 500
     r = client.post(f"{URL}/{inc['id']}/actions", json={"verb": "reopen"}, headers=h)
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
     with env.db.session() as s:
         actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.object_id == inc["id"])))
         topics = list(s.scalars(select(OutboxEvent.topic).where(OutboxEvent.key == inc["id"]).order_by(OutboxEvent.id)))
-    assert actions == topics == ["operations.incident.opened", "operations.incident.acknowledged",
-                                 "operations.incident.step_done", "operations.incident.assigned",
-                                 "operations.incident.started", "operations.incident.resolved",
-                                 "operations.incident.closed"]
+    assert (
+        actions
+        == topics
+        == [
+            "operations.incident.opened",
+            "operations.incident.acknowledged",
+            "operations.incident.step_done",
+            "operations.incident.assigned",
+            "operations.incident.started",
+            "operations.incident.resolved",
+            "operations.incident.closed",
+        ]
+    )
     stats = client.get(f"{URL}/stats", params={"by": "category"}, headers=h).json()["rows"]
-    assert stats == [{"org_id": "", "org_name": "", "category": "road_damage", "total": 1, "open": 0,
-                      "acknowledged": 1, "resolved": 1, "mean_minutes_to_acknowledge": 10.0,
-                      "mean_minutes_to_resolve": 60.0}]
+    assert stats == [
+        {
+            "org_id": "",
+            "org_name": "",
+            "category": "road_damage",
+            "total": 1,
+            "open": 0,
+            "acknowledged": 1,
+            "resolved": 1,
+            "mean_minutes_to_acknowledge": 10.0,
+            "mean_minutes_to_resolve": 60.0,
+        }
+    ]
 
 
 def test_escalation_moves_the_incident_to_the_parent_unit(env, client) -> None:  # type: ignore[no-untyped-def]
     inc = _open(client, env, org_id=env.orgs["10891"].id)
-    r = client.post(f"{URL}/{inc['id']}/actions", json={"verb": "escalate", "note": "Vượt khả năng của xã"},
-                    headers=env.headers["district"])
+    r = client.post(
+        f"{URL}/{inc['id']}/actions",
+        json={"verb": "escalate", "note": "Vượt khả năng của xã"},
+        headers=env.headers["district"],
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["org_name"], r.json()["escalations"]) == ("escalated", "Huyện Cẩm Giàng", 1)
     r = client.post(f"{URL}/{inc['id']}/actions", json={"verb": "escalate"}, headers=env.headers["operator"])
@@ -83,8 +118,9 @@ def test_units_see_only_incidents_of_their_subtree(env, client) -> None:  # type
     r = client.post(f"{URL}/{mine['id']}/actions", json={"verb": "acknowledge"}, headers=env.headers["other_district"])
     assert r.status_code == 404
     # a district leader cannot open an incident for another district, nor hand one over to it
-    r = client.post(URL, json={"category": "fire", "title": "Cháy", "org_id": env.orgs["296"].id},
-                    headers=env.headers["district"])
+    r = client.post(
+        URL, json={"category": "fire", "title": "Cháy", "org_id": env.orgs["296"].id}, headers=env.headers["district"]
+    )
     assert r.status_code == 422
     r = client.post(f"{URL}/{mine['id']}/assign", json={"org_id": env.orgs["296"].id}, headers=env.headers["district"])
     assert r.status_code == 422
@@ -103,7 +139,9 @@ def test_bad_input_is_a_problem_not_a_500(env, client) -> None:  # type: ignore[
     inc = _open(client, env)
     assert client.post(f"{URL}/{inc['id']}/steps/nope", json={"done": True}, headers=h).status_code == 404
     assert client.post(f"{URL}/{inc['id']}/actions", json={"verb": "reopen"}, headers=h).status_code == 409
-    assert client.get(f"{URL}/stats", params={"from_date": "2026-03-05", "to_date": "2026-03-01"},
-                      headers=h).status_code == 422
+    assert (
+        client.get(f"{URL}/stats", params={"from_date": "2026-03-05", "to_date": "2026-03-01"}, headers=h).status_code
+        == 422
+    )
     sops = client.get("/api/v1/operations/sops", headers=h).json()
     assert {"flooding", "air_pollution", "traffic_accident", "fire", "road_damage"} <= {s["code"] for s in sops}

@@ -19,14 +19,24 @@ def _incidents(env):  # type: ignore[no-untyped-def]
 
 def _topics(env, prefix: str) -> list[str]:  # type: ignore[no-untyped-def]
     with env.db.session() as s:
-        return list(s.scalars(select(OutboxEvent.topic).where(OutboxEvent.topic.startswith(prefix))
-                              .order_by(OutboxEvent.id)))
+        return list(
+            s.scalars(select(OutboxEvent.topic).where(OutboxEvent.topic.startswith(prefix)).order_by(OutboxEvent.id))
+        )
 
 
 def test_citizen_report_opens_an_incident_with_the_sop_of_its_category(env, client, drain) -> None:  # type: ignore[no-untyped-def]
-    env.publish("feedback.report.created", {
-        "id": "rp-1", "category": "pothole", "title": "Ổ gà sâu trước cổng chợ", "lat": LAI_CACH[0],
-        "long": LAI_CACH[1], "address": "Chợ Lai Cách", "org_id": env.orgs["295"].id})
+    env.publish(
+        "feedback.report.created",
+        {
+            "id": "rp-1",
+            "category": "pothole",
+            "title": "Ổ gà sâu trước cổng chợ",
+            "lat": LAI_CACH[0],
+            "long": LAI_CACH[1],
+            "address": "Chợ Lai Cách",
+            "org_id": env.orgs["295"].id,
+        },
+    )
     drain()
     [inc] = _incidents(env)
     assert (inc.source, inc.category, inc.status, inc.severity) == ("citizen_report", "road_damage", "new", "medium")
@@ -64,14 +74,24 @@ def test_duplicates_join_the_open_incident_and_far_or_late_ones_do_not(env, clie
 
 
 def test_sensor_alert_raises_severity_and_clearing_every_alert_resolves(env, client, drain) -> None:  # type: ignore[no-untyped-def]
-    env.publish("sensing.alert.raised", {"alert_id": "al-1", "observed_property": "water_level",
-                                         "severity": "warning", "lat": 20.94, "lon": 106.31,
-                                         "message": "Mực nước sông Sặt 2,9 m"})
+    env.publish(
+        "sensing.alert.raised",
+        {
+            "alert_id": "al-1",
+            "observed_property": "water_level",
+            "severity": "warning",
+            "lat": 20.94,
+            "lon": 106.31,
+            "message": "Mực nước sông Sặt 2,9 m",
+        },
+    )
     drain()
     [inc] = _incidents(env)
     assert (inc.category, inc.severity, inc.source) == ("flooding", "medium", "sensor")
-    env.publish("sensing.alert.raised", {"alert_id": "al-2", "observed_property": "water_level",
-                                         "severity": "critical", "lat": 20.941, "lon": 106.311})
+    env.publish(
+        "sensing.alert.raised",
+        {"alert_id": "al-2", "observed_property": "water_level", "severity": "critical", "lat": 20.941, "lon": 106.311},
+    )
     drain()
     [inc] = _incidents(env)
     assert inc.severity == "critical"
@@ -87,11 +107,28 @@ def test_sensor_alert_raises_severity_and_clearing_every_alert_resolves(env, cli
 
 
 def test_generic_ingest_topic_for_cameras_and_soc(env, client, drain) -> None:  # type: ignore[no-untyped-def]
-    env.publish("operations.incident.ingest", {"source": "camera", "ref": "cam-7/evt-91", "category": "collision",
-                                               "title": "Va chạm tại nút giao", "lat": 20.93, "lon": 106.32,
-                                               "severity": "high"})
-    env.publish("operations.incident.ingest", {"source": "soc", "ref": "soc-1", "category": "malware",
-                                               "title": "Mã độc trên máy chủ một cửa", "severity": "critical"})
+    env.publish(
+        "operations.incident.ingest",
+        {
+            "source": "camera",
+            "ref": "cam-7/evt-91",
+            "category": "collision",
+            "title": "Va chạm tại nút giao",
+            "lat": 20.93,
+            "lon": 106.32,
+            "severity": "high",
+        },
+    )
+    env.publish(
+        "operations.incident.ingest",
+        {
+            "source": "soc",
+            "ref": "soc-1",
+            "category": "malware",
+            "title": "Mã độc trên máy chủ một cửa",
+            "severity": "critical",
+        },
+    )
     drain()
     incidents = {i.category: i for i in _incidents(env)}
     assert set(incidents) == {"traffic_accident", "cyber_security"}
@@ -103,13 +140,33 @@ def test_generic_ingest_topic_for_cameras_and_soc(env, client, drain) -> None:  
 
 
 def test_payloads_as_the_sensing_and_feedback_modules_publish_them(env, client, drain) -> None:  # type: ignore[no-untyped-def]
-    env.publish("sensing.alert.raised", {
-        "alert_id": "a-9", "threshold": "Mực nước sông Sặt vượt báo động 2", "kind": "above", "severity": "critical",
-        "thing": "Trạm thủy văn Cầu Cất", "datastream": "Mực nước", "org_id": "nonexistent-org",
-        "coordinates": [106.3146, 20.9373], "trigger_value": 3.1})
-    env.publish("feedback.report.created", {
-        "id": "r-5", "code": "PA-0005", "category": "hu-hong-duong", "category_name": "Hư hỏng đường",
-        "lat": 20.95, "lon": 106.25, "address": "QL5, Cẩm Giàng", "unit_id": env.orgs["295"].id})
+    env.publish(
+        "sensing.alert.raised",
+        {
+            "alert_id": "a-9",
+            "threshold": "Mực nước sông Sặt vượt báo động 2",
+            "kind": "above",
+            "severity": "critical",
+            "thing": "Trạm thủy văn Cầu Cất",
+            "datastream": "Mực nước",
+            "org_id": "nonexistent-org",
+            "coordinates": [106.3146, 20.9373],
+            "trigger_value": 3.1,
+        },
+    )
+    env.publish(
+        "feedback.report.created",
+        {
+            "id": "r-5",
+            "code": "PA-0005",
+            "category": "hu-hong-duong",
+            "category_name": "Hư hỏng đường",
+            "lat": 20.95,
+            "lon": 106.25,
+            "address": "QL5, Cẩm Giàng",
+            "unit_id": env.orgs["295"].id,
+        },
+    )
     drain()
     by_source = {i.source: i for i in _incidents(env)}
     flood, report = by_source["sensor"], by_source["citizen_report"]
@@ -117,3 +174,19 @@ def test_payloads_as_the_sensing_and_feedback_modules_publish_them(env, client, 
     assert flood.title.startswith("Trạm thủy văn Cầu Cất") and flood.org_id == env.orgs["30"].id
     assert report.category == "road_damage" and report.org_id == env.orgs["295"].id
     assert "Hư hỏng đường" in report.title
+
+
+def test_report_resolution_resolves_an_incident_made_of_reports_at_the_source_time(env, client, drain) -> None:  # type: ignore[no-untyped-def]
+    base = {"category": "garbage", "lat": 20.95, "lon": 106.25}
+    env.publish("feedback.report.created", {**base, "id": "g1", "at": "2026-02-20T01:00:00+00:00"})
+    env.publish("feedback.report.created", {**base, "id": "g2", "at": "2026-02-20T03:00:00+00:00"})
+    drain()
+    [inc] = _incidents(env)
+    assert inc.opened_at.isoformat() == "2026-02-20T01:00:00+00:00"  # when the citizen reported, not now
+    env.publish("feedback.report.resolved", {"id": "g1", "at": "2026-02-21T01:00:00+00:00"})
+    drain()
+    assert _incidents(env)[0].status == "new"  # g2 is still open
+    env.publish("feedback.report.closed", {"id": "g2", "at": "2026-02-22T01:00:00+00:00"})
+    drain()
+    [inc] = _incidents(env)
+    assert inc.status == "resolved" and inc.resolved_at.isoformat() == "2026-02-22T01:00:00+00:00"

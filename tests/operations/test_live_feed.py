@@ -23,8 +23,11 @@ def test_api_stream_sends_new_entries_in_order_and_resumes_after_last_event_id(e
     start = client.get("/api/v1/operations/incidents/stream", params={"timeout": 0}, headers=h)
     assert start.status_code == 200 and start.headers["content-type"].startswith("text/event-stream")
     assert _events(start.text) == []  # a new stream starts from now
-    r = client.post("/api/v1/operations/incidents", headers=h, json={
-        "category": "fire", "title": "Cháy xưởng gỗ", "lat": 20.9, "lon": 106.3, "org_id": env.orgs["295"].id})
+    r = client.post(
+        "/api/v1/operations/incidents",
+        headers=h,
+        json={"category": "fire", "title": "Cháy xưởng gỗ", "lat": 20.9, "lon": 106.3, "org_id": env.orgs["295"].id},
+    )
     inc = r.json()
     client.post(f"/api/v1/operations/incidents/{inc['id']}/actions", json={"verb": "acknowledge"}, headers=h)
     r = client.get("/api/v1/operations/incidents/stream", params={"timeout": 0, "after": ""}, headers=h)
@@ -34,28 +37,39 @@ def test_api_stream_sends_new_entries_in_order_and_resumes_after_last_event_id(e
     assert [d["kind"] for d in data] == ["opened", "acknowledge"]
     assert data[1]["incident"]["status"] == "acknowledged" and data[0]["incident"]["severity"] == "critical"
     # a reconnecting EventSource sends Last-Event-ID and gets only what follows
-    r = client.get("/api/v1/operations/incidents/stream", params={"timeout": 0},
-                   headers={**h, "Last-Event-ID": events[0]["id"]})
+    r = client.get(
+        "/api/v1/operations/incidents/stream", params={"timeout": 0}, headers={**h, "Last-Event-ID": events[0]["id"]}
+    )
     assert [json.loads(e["data"])["kind"] for e in _events(r.text)] == ["acknowledge"]
 
 
 def test_stream_is_scoped_and_refused_without_permission(env, client) -> None:  # type: ignore[no-untyped-def]
-    client.post("/api/v1/operations/incidents", headers=env.headers["operator"], json={
-        "category": "fire", "title": "Cháy", "org_id": env.orgs["295"].id})
+    client.post(
+        "/api/v1/operations/incidents",
+        headers=env.headers["operator"],
+        json={"category": "fire", "title": "Cháy", "org_id": env.orgs["295"].id},
+    )
     params = {"timeout": 0, "after": ""}
-    mine = _events(client.get("/api/v1/operations/incidents/stream", params=params,
-                              headers=env.headers["district"]).text)
-    other = _events(client.get("/api/v1/operations/incidents/stream", params=params,
-                               headers=env.headers["other_district"]).text)
+    mine = _events(
+        client.get("/api/v1/operations/incidents/stream", params=params, headers=env.headers["district"]).text
+    )
+    other = _events(
+        client.get("/api/v1/operations/incidents/stream", params=params, headers=env.headers["other_district"]).text
+    )
     assert len(mine) == 1 and other == []
-    assert client.get("/api/v1/operations/incidents/stream", params=params,
-                      headers=env.headers["citizen"]).status_code == 403
+    assert (
+        client.get("/api/v1/operations/incidents/stream", params=params, headers=env.headers["citizen"]).status_code
+        == 403
+    )
     assert client.get("/api/v1/operations/incidents/stream", params=params).status_code == 401
 
 
 def test_page_feed_sends_html_lines_for_htmx(env, client) -> None:  # type: ignore[no-untyped-def]
-    client.post("/api/v1/operations/incidents", headers=env.headers["operator"], json={
-        "category": "flooding", "title": "Ngập sâu phố Chi Lăng", "lat": 20.94, "lon": 106.32})
+    client.post(
+        "/api/v1/operations/incidents",
+        headers=env.headers["operator"],
+        json={"category": "flooding", "title": "Ngập sâu phố Chi Lăng", "lat": 20.94, "lon": 106.32},
+    )
     r = client.get("/ioc/incidents/feed", params={"timeout": 0, "after": ""}, headers=env.headers["operator"])
     [event] = _events(r.text)
     assert event["event"] == "incident"

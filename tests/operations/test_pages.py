@@ -13,9 +13,17 @@ def _login_cookie(client, env, make_user, login):  # type: ignore[no-untyped-def
 
 
 def test_console_incident_page_and_forms(env, client, make_user, login) -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/api/v1/operations/incidents", headers=env.headers["operator"], json={
-        "category": "air_pollution", "title": "Khói đốt rơm rạ dày đặc", "lat": 20.9, "lon": 106.3,
-        "address": "Xã Cẩm Hưng"})
+    r = client.post(
+        "/api/v1/operations/incidents",
+        headers=env.headers["operator"],
+        json={
+            "category": "air_pollution",
+            "title": "Khói đốt rơm rạ dày đặc",
+            "lat": 20.9,
+            "lon": 106.3,
+            "address": "Xã Cẩm Hưng",
+        },
+    )
     inc = r.json()
     csrf = _login_cookie(client, env, make_user, login)
     page = client.get("/ioc/incidents")
@@ -27,18 +35,25 @@ def test_console_incident_page_and_forms(env, client, make_user, login) -> None:
     page = client.get(f"/ioc/incidents/{inc['id']}")
     assert "Kiểm tra số liệu trạm quan trắc" in page.text and "Tiếp nhận" in page.text
     step_id = inc["steps"][0]["id"]
-    r = client.post(f"/ioc/incidents/{inc['id']}/steps/{step_id}", data={"csrf_token": csrf, "done": "1"},
-                    follow_redirects=False)
+    r = client.post(
+        f"/ioc/incidents/{inc['id']}/steps/{step_id}", data={"csrf_token": csrf, "done": "1"}, follow_redirects=False
+    )
     assert r.status_code == 303
-    r = client.post(f"/ioc/incidents/{inc['id']}/action", data={"csrf_token": csrf, "verb": "acknowledge",
-                                                                  "note": "Đã liên hệ UBND xã"})
+    r = client.post(
+        f"/ioc/incidents/{inc['id']}/action",
+        data={"csrf_token": csrf, "verb": "acknowledge", "note": "Đã liên hệ UBND xã"},
+    )
     assert r.status_code == 200 and "Đã tiếp nhận" in r.text and "Đã liên hệ UBND xã" in r.text
     # a verb not allowed now comes back as a message on the page, not an error page
     r = client.post(f"/ioc/incidents/{inc['id']}/action", data={"csrf_token": csrf, "verb": "close"})
     assert r.status_code == 200 and "Không thực hiện được" in r.text
     # without the CSRF token the form is refused
-    r = client.post(f"/ioc/incidents/{inc['id']}/action", data={"verb": "resolve"}, follow_redirects=False,
-                    headers={"x-csrf-token": ""})
+    r = client.post(
+        f"/ioc/incidents/{inc['id']}/action",
+        data={"verb": "resolve"},
+        follow_redirects=False,
+        headers={"x-csrf-token": ""},
+    )
     assert r.status_code == 403
     stats = client.get("/ioc/incidents/stats")
     assert stats.status_code == 200 and "Thống kê xử lý sự cố" in stats.text

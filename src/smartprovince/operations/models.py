@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartprovince.core.db import Base, UTCDateTime
@@ -108,3 +108,20 @@ class IncidentEntry(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     org_path: Mapped[str] = mapped_column(String(1024), index=True)
+
+
+class DailyCount(Base):
+    """Đếm theo ngày — how many times something happened on one day (Vietnam time) in one organisation.
+
+    Filled by the bus handlers of :mod:`smartprovince.operations.kpi` from other modules' events
+    (dossiers received / finished on time, citizen reports received / resolved), so the IOC wall shows
+    figures without reading other modules' tables. ``org_id`` is ``""`` when the event named no unit.
+    """
+
+    __tablename__ = "operations_daily_count"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_path: Mapped[str] = mapped_column(String(1024), index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smartprovince.core.modules import Module, NavLink
-from smartprovince.operations import api, demo, events, pages  # noqa: F401 - events registers the bus handlers
+from smartprovince.operations import api, demo, events, kpi, pages  # noqa: F401 - events and kpi register bus handlers
 
 PERMISSIONS = {
     "operations.incident.read": "Xem sự cố, diễn biến và thống kê xử lý sự cố của đơn vị",
@@ -18,6 +18,7 @@ module = Module(
     page_routers=[pages.router],
     template_dirs=["templates"],
     nav=[
+        NavLink("ioc", "Màn hình tổng quan", "/ioc/wall", "operations.incident.read"),
         NavLink("ioc", "Điều hành sự cố", "/ioc/incidents", "operations.incident.read"),
         NavLink("ioc", "Thống kê xử lý sự cố", "/ioc/incidents/stats", "operations.incident.read"),
     ],

@@ -16,7 +16,7 @@ from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import Problem
 from smartprovince.core.pagination import CursorParams, paginate
 from smartprovince.core.security import Actor, require, verify_csrf
-from smartprovince.operations import lifecycle, live, queries, service
+from smartprovince.operations import kpi, lifecycle, live, queries, service
 from smartprovince.operations.models import Incident, IncidentEntry
 from smartprovince.operations.sops import all_sops
 from smartprovince.web.i18n import request_lang, translator
@@ -134,6 +134,39 @@ def console(
             tiles=queries.tiles(session, actor, since=midnight),
             last_entry=feed[0][0].id if feed else "",
             org_names=queries.org_names(session, {i.org_id for i in page.items}),
+        ),
+    )
+
+
+@router.get("/ioc/wall")
+def wall(request: Request, session: DbSession, actor: Actor = Depends(require(READ))) -> Response:
+    """Màn hình tổng quan — the IOC wall: KPI tiles, incident tiles, map of open incidents, live feed."""
+    midnight = datetime.combine(local_now().date(), time(), tzinfo=VN_TZ)
+    markers = [
+        {
+            "id": i.id,
+            "lat": i.lat,
+            "lon": i.lon,
+            "title": i.title,
+            "severity": i.severity,
+            "colour": SEVERITY_COLOURS[i.severity],
+            "status": i.status,
+        }
+        for i in session.scalars(
+            queries.incidents_query(actor, open_only=True).where(Incident.lat.is_not(None)).limit(2000)
+        )
+    ]
+    feed = _feed(session, actor)
+    return render(
+        request,
+        "operations/wall.html",
+        _ctx(
+            request,
+            markers=markers,
+            feed=feed,
+            last_entry=feed[0][0].id if feed else "",
+            tiles=queries.tiles(session, actor, since=midnight),
+            kpis=kpi.wall_kpis(session, actor),
         ),
     )
 

@@ -1,4 +1,4 @@
-"""Operations (IOC): incidents, linked records, SOP steps, timeline.
+"""Operations (IOC): incidents, linked records, SOP steps, timeline, daily counts for the wall.
 
 Revision ID: operations_0001
 Revises:
@@ -107,8 +107,20 @@ def upgrade() -> None:
     op.create_index("ix_operations_incident_entry_incident_id", "operations_incident_entry", ["incident_id"])
     op.create_index("ix_operations_incident_entry_org_path", "operations_incident_entry", ["org_path"])
 
+    op.create_table(
+        "operations_daily_count",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("metric", sa.String(40), nullable=False),
+        sa.Column("org_id", sa.String(32), nullable=False),
+        sa.Column("org_path", sa.String(1024), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "metric", "org_id", name="pk_operations_daily_count"),
+    )
+    op.create_index("ix_operations_daily_count_org_path", "operations_daily_count", ["org_path"])
+
 
 def downgrade() -> None:
+    op.drop_table("operations_daily_count")
     op.drop_table("operations_incident_entry")
     op.drop_table("operations_incident_step")
     op.drop_table("operations_incident_link")

@@ -1,0 +1,44 @@
+"""The IOC wall's KPI tiles, counted from procedures, feedback and sensing events."""
+
+from __future__ import annotations
+
+from smartprovince.operations import kpi
+
+
+def test_kpis_count_events_of_other_modules_in_the_actors_scope(env, client, drain, make_user, login) -> None:  # type: ignore[no-untyped-def]
+    due = "2026-03-05T10:00:00+00:00"
+    env.publish(
+        "procedures.dossier.received",
+        {"id": "d1", "agency_code": "10891", "channel": "online", "received_at": "2026-03-01T02:00:00+00:00"},
+    )
+    env.publish("procedures.dossier.received", {"id": "d2", "agency_code": "296", "channel": "counter"})
+    env.publish(
+        "procedures.dossier.finished",
+        {"id": "d1", "agency_code": "10891", "due_at": due, "finished_at": "2026-03-02T01:00:00+00:00"},
+    )
+    env.publish(
+        "procedures.dossier.finished",
+        {"id": "d2", "agency_code": "296", "due_at": due, "finished_at": "2026-03-06T01:00:00+00:00"},
+    )
+    env.publish("feedback.report.created", {"id": "r1", "category": "garbage", "unit_id": env.orgs["295"].id})
+    env.publish("feedback.report.resolved", {"id": "r1", "unit_id": env.orgs["295"].id})
+    env.publish(
+        "sensing.alert.raised",
+        {"alert_id": "a1", "observed_property": "pm2_5", "lat": 20.9, "lon": 106.3, "org_id": env.orgs["295"].id},
+    )
+    drain()
+    from smartprovince import identity
+
+    with env.db.session() as s:
+        province = identity.actor_for_user(s, identity.get_user_by_username(s, "ioc"))
+        district = identity.actor_for_user(s, identity.get_user_by_username(s, "huyen295"))
+        whole, mine = kpi.wall_kpis(s, province), kpi.wall_kpis(s, district)
+    assert (whole["dossiers_received"], whole["online_rate"], whole["on_time_rate"]) == (2, 50.0, 50.0)
+    assert (whole["reports_received"], whole["reports_handled_rate"], whole["active_alerts"]) == (1, 100.0, 1)
+    assert (mine["dossiers_received"], mine["on_time_rate"], mine["active_alerts"]) == (1, 100.0, 1)
+    make_user("ioc.wall", role="ioc_operator", org="30")
+    login("ioc.wall")
+    page = client.get("/ioc/wall")
+    assert page.status_code == 200
+    assert "Hồ sơ giải quyết đúng hạn" in page.text and "50.0%" in page.text
+    assert "Cảnh báo cảm biến đang hiệu lực" in page.text and 'sse-connect="/ioc/incidents/feed' in page.text
