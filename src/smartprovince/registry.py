@@ -17,6 +17,7 @@ MODULE_PATHS: list[str] = [
     "smartprovince.procedures.module",
     "smartprovince.feedback.module",
     "smartprovince.operations.module",
+    "smartprovince.datahub.module",
 ]
 
 
