@@ -18,6 +18,7 @@ MODULE_PATHS: list[str] = [
     "smartprovince.feedback.module",
     "smartprovince.operations.module",
     "smartprovince.datahub.module",
+    "smartprovince.sensing.module",
 ]
 
 

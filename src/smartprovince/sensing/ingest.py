@@ -1,0 +1,341 @@
+"""Observation ingestion: the fast path for HTTP, DataArray and MQTT, with rollups and thresholds.
+
+``store_observations`` writes many observations with one multi-row insert, then in the same
+transaction: updates the per-minute and per-hour rollups, widens each datastream's time spans and
+latest value, evaluates the threshold rules (raising or clearing alerts with events), writes one
+audit row and one ``sensing.observation.received`` event per datastream. The caller commits; an
+observation is acknowledged only after that commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from smartprovince.core import audit, bus
+from smartprovince.core.errors import BadRequest, Forbidden, NotFound
+from smartprovince.core.security import Actor
+from smartprovince.sensing.models import Alert, Datastream, Observation, Rollup, Thing, Threshold
+
+PERIODS = {"minute": 60, "hour": 3600}
+
+
+@dataclass
+class ObservationIn:
+    """One observation to store (already parsed): times are aware UTC."""
+
+    datastream_id: int
+    phenomenon_time: datetime
+    result: Any
+    phenomenon_end: datetime | None = None
+    result_time: datetime | None = None
+    result_quality: Any = None
+    valid_start: datetime | None = None
+    valid_end: datetime | None = None
+    parameters: dict[str, Any] | None = None
+    feature_of_interest_id: int | None = None
+
+
+def device_thing_id(actor: Actor) -> int | None:
+    """The Thing a device credential belongs to, or ``None`` for a platform user."""
+    value = actor.extra.get("device_thing_id") if actor.extra else None
+    return int(value) if value is not None else None
+
+
+def check_datastreams(session: Session, actor: Actor, ids: set[int]) -> dict[int, Datastream]:
+    """Load the datastreams; a device may write only those of its own Thing (others look missing)."""
+    rows = {d.id: d for d in session.scalars(sa.select(Datastream).where(Datastream.id.in_(ids)))}
+    missing = ids - rows.keys()
+    if missing:
+        raise NotFound(f"No Datastream with id {min(missing)}.")
+    thing = device_thing_id(actor)
+    if thing is not None:
+        for d in rows.values():
+            if d.thing_id != thing:
+                raise Forbidden(f"This device may write only the datastreams of Thing {thing}.")
+    return rows
+
+
+def _bucket(t: datetime, seconds: int) -> datetime:
+    ts = int(t.timestamp())
+    return datetime.fromtimestamp(ts - ts % seconds, tz=UTC)
+
+
+def store_observations(session: Session, *, actor: Actor, observations: list[ObservationIn],
+                       datastreams: dict[int, Datastream] | None = None,
+                       audit_action: str = "sensing.observation.create") -> list[int]:
+    """Store ``observations`` (checked against the actor) and return their new ids, in order.
+
+    Everything happens in the caller's transaction: rows, rollups, datastream spans, alerts, one
+    audit row and one event per datastream.
+    """
+    if not observations:
+        return []
+    ds = datastreams if datastreams is not None else check_datastreams(
+        session, actor, {o.datastream_id for o in observations})
+    rows = []
+    for o in observations:
+        number, other = split_result(o.result)
+        rows.append({
+            "datastream_id": o.datastream_id, "phenomenon_time": o.phenomenon_time,
+            "phenomenon_end": o.phenomenon_end, "result_time": o.result_time, "result_number": number,
+            "result_json": other, "result_quality": o.result_quality, "valid_start": o.valid_start,
+            "valid_end": o.valid_end, "parameters": o.parameters, "feature_of_interest_id": o.feature_of_interest_id,
+        })
+    ids = insert_rows(session, rows)
+    by_ds: dict[int, list[ObservationIn]] = defaultdict(list)
+    for o in observations:
+        by_ds[o.datastream_id].append(o)
+    for ds_id, items in by_ds.items():
+        _update_datastream(session, ds[ds_id], items)
+        numeric = [(o.phenomenon_time, float(o.result)) for o in items if _is_number(o.result)]
+        if numeric:
+            update_rollups(session, ds_id, numeric)
+            evaluate_thresholds(session, actor=actor, datastream=ds[ds_id], values=sorted(numeric))
+        bus.publish(session, "sensing.observation.received", {
+            "datastream_id": ds_id, "thing_id": ds[ds_id].thing_id, "count": len(items),
+            "first": min(o.phenomenon_time for o in items), "last": max(o.phenomenon_time for o in items),
+            "last_value": ds[ds_id].last_value,
+        }, key=str(ds_id))
+    audit.record(session, actor=actor, action=audit_action, object_type="sensing.datastream",
+                 object_id=",".join(str(i) for i in sorted(by_ds))[:200],
+                 data={"count": len(observations), "first_id": ids[0], "last_id": ids[-1]})
+    return ids
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def split_result(result: Any) -> tuple[float | None, Any]:
+    """A numeric result goes to ``result_number``; anything else is kept as JSON."""
+    if _is_number(result):
+        value = float(result)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise BadRequest("result must be a finite number.")
+        return value, None
+    return None, result
+
+
+def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert observation rows in one statement per chunk and return their ids in order."""
+    table = Observation.__table__
+    ids: list[int] = []
+    conn = session.connection()
+    for start in range(0, len(rows), 5000):
+        chunk = rows[start:start + 5000]
+        result = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), chunk)
+        ids.extend(r[0] for r in result)
+    return ids
+
+
+def _update_datastream(session: Session, d: Datastream, items: list[ObservationIn]) -> None:
+    first = min(o.phenomenon_time for o in items)
+    last_obs = max(items, key=lambda o: o.phenomenon_time)
+    last = max((o.phenomenon_end or o.phenomenon_time) for o in items)
+    d.phenomenon_start = first if d.phenomenon_start is None else min(d.phenomenon_start, first)
+    d.phenomenon_end = last if d.phenomenon_end is None else max(d.phenomenon_end, last)
+    rtimes = [o.result_time for o in items if o.result_time is not None]
+    if rtimes:
+        d.result_start = min(rtimes) if d.result_start is None else min(d.result_start, min(rtimes))
+        d.result_end = max(rtimes) if d.result_end is None else max(d.result_end, max(rtimes))
+    if _is_number(last_obs.result) and (d.last_time is None or last_obs.phenomenon_time >= d.last_time):
+        d.last_value = float(last_obs.result)
+        d.last_time = last_obs.phenomenon_time
+
+
+def update_rollups(session: Session, datastream_id: int, values: list[tuple[datetime, float]]) -> None:
+    """Add ``values`` to the minute and hour rollups of the datastream (upsert per bucket)."""
+    dialect = session.get_bind().dialect.name
+    for period, seconds in PERIODS.items():
+        buckets: dict[datetime, list[Any]] = {}
+        for t, v in values:
+            key = _bucket(t, seconds)
+            b = buckets.get(key)
+            if b is None:
+                buckets[key] = [1, v, v, v, v, t]
+            else:
+                b[0] += 1
+                b[1] += v
+                b[2] = min(b[2], v)
+                b[3] = max(b[3], v)
+                if t >= b[5]:
+                    b[4], b[5] = v, t
+        params = [{"datastream_id": datastream_id, "period": period, "start": k, "count": b[0], "total": b[1],
+                   "minimum": b[2], "maximum": b[3], "last_value": b[4], "last_time": b[5]}
+                  for k, b in buckets.items()]
+        _upsert_rollups(session, dialect, params)
+
+
+def _upsert_rollups(session: Session, dialect: str, params: list[dict[str, Any]]) -> None:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        ins = pg_insert(Rollup)
+        least, greatest = sa.func.least, sa.func.greatest
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        ins = sqlite_insert(Rollup)
+        least, greatest = sa.func.min, sa.func.max
+    ex = ins.excluded
+    stmt = ins.on_conflict_do_update(
+        index_elements=["datastream_id", "period", "start"],
+        set_={
+            "count": Rollup.count + ex.count,
+            "total": Rollup.total + ex.total,
+            "minimum": least(Rollup.minimum, ex.minimum),
+            "maximum": greatest(Rollup.maximum, ex.maximum),
+            "last_value": sa.case((ex.last_time >= Rollup.last_time, ex.last_value), else_=Rollup.last_value),
+            "last_time": sa.case((ex.last_time >= Rollup.last_time, ex.last_time), else_=Rollup.last_time),
+        },
+    )
+    session.execute(stmt, params)
+
+
+def recompute_rollups(session: Session, datastream_id: int, times: list[datetime]) -> None:
+    """Rebuild the buckets that contain ``times`` from the raw observations (after an edit or delete)."""
+    for period, seconds in PERIODS.items():
+        for start in {_bucket(t, seconds) for t in times}:
+            end = start + timedelta(seconds=seconds)
+            session.execute(sa.delete(Rollup).where(Rollup.datastream_id == datastream_id, Rollup.period == period,
+                                                    Rollup.start == start))
+            rows = session.execute(sa.select(Observation.phenomenon_time, Observation.result_number).where(
+                Observation.datastream_id == datastream_id, Observation.phenomenon_time >= start,
+                Observation.phenomenon_time < end, Observation.result_number.is_not(None))).all()
+            if rows:
+                last = max(rows, key=lambda r: r[0])
+                vals = [r[1] for r in rows]
+                session.add(Rollup(datastream_id=datastream_id, period=period, start=start, count=len(vals),
+                                   total=sum(vals), minimum=min(vals), maximum=max(vals), last_value=last[1],
+                                   last_time=last[0]))
+
+
+# ------------------------------------------------------------------------------------------ thresholds
+
+
+def condition_holds(kind: str, value: float, limit: float) -> bool:
+    """Is the alarm condition true for one value? (``rate`` gets the change over its window as ``value``)."""
+    if kind == "below":
+        return value <= limit
+    return value >= limit
+
+
+def condition_cleared(kind: str, value: float, limit: float, clear: float | None) -> bool:
+    """Has the condition ended? With hysteresis the value must go back past ``clear`` (not just ``limit``)."""
+    bound = limit if clear is None else clear
+    if kind == "below":
+        return value > bound
+    return value < bound
+
+
+def evaluate_thresholds(session: Session, *, actor: Actor, datastream: Datastream,
+                        values: list[tuple[datetime, float]]) -> None:
+    """Run every active threshold of the datastream over ``values`` (time order): raise, follow, clear."""
+    rules = list(session.scalars(sa.select(Threshold).where(
+        Threshold.is_active.is_(True), Threshold.observed_property_id == datastream.observed_property_id,
+        sa.or_(Threshold.thing_id.is_(None), Threshold.thing_id == datastream.thing_id))))
+    if not rules:
+        return
+    open_alerts = {a.threshold_id: a for a in session.scalars(sa.select(Alert).where(
+        Alert.datastream_id == datastream.id, Alert.state == "active"))}
+    history: list[tuple[datetime, float]] | None = None
+    for rule in rules:
+        series = values
+        if rule.kind == "rate":
+            if history is None:
+                window = max((r.window_minutes or 60) for r in rules if r.kind == "rate")
+                since = values[0][0] - timedelta(minutes=window)
+                history = [(t, v) for t, v in session.execute(sa.select(
+                    Observation.phenomenon_time, Observation.result_number).where(
+                    Observation.datastream_id == datastream.id, Observation.phenomenon_time >= since,
+                    Observation.phenomenon_time <= values[-1][0], Observation.result_number.is_not(None),
+                ).order_by(Observation.phenomenon_time))]
+            series = rate_series(history, values, rule.window_minutes or 60)
+        alert = open_alerts.get(rule.id)
+        for t, v in series:
+            if alert is None:
+                if condition_holds(rule.kind, v, rule.value):
+                    alert = _raise(session, actor, rule, datastream, t, v)
+                    open_alerts[rule.id] = alert
+            else:
+                alert.last_value = v
+                worse = v < alert.peak_value if rule.kind == "below" else v > alert.peak_value
+                if worse:
+                    alert.peak_value = v
+                if condition_cleared(rule.kind, v, rule.value, rule.clear_value):
+                    _clear(session, actor, rule, datastream, alert, t, v)
+                    del open_alerts[rule.id]
+                    alert = None
+
+
+def rate_series(history: list[tuple[datetime, float]], values: list[tuple[datetime, float]],
+                window_minutes: int) -> list[tuple[datetime, float]]:
+    """For each new value: its change since the oldest value inside the window before it."""
+    out = []
+    window = timedelta(minutes=window_minutes)
+    for t, v in values:
+        base = next((hv for ht, hv in history if t - window <= ht <= t), v)
+        out.append((t, v - base))
+    return out
+
+
+def _alert_payload(rule: Threshold, d: Datastream, alert: Alert) -> dict[str, Any]:
+    thing = d.thing
+    coords = None
+    for loc in thing.locations:
+        if loc.location and loc.location.get("type") == "Point":
+            coords = loc.location.get("coordinates")
+            break
+    return {
+        "alert_id": alert.id, "threshold_id": rule.id, "threshold": rule.name, "kind": rule.kind,
+        "level": rule.level, "severity": rule.severity, "limit": rule.value, "clear_value": rule.clear_value,
+        "datastream_id": d.id, "datastream": d.name, "thing_id": thing.id, "thing": thing.name,
+        "org_id": thing.org_id, "unit": (d.unit_of_measurement or {}).get("symbol"),
+        "trigger_value": alert.trigger_value, "trigger_time": alert.trigger_time, "peak_value": alert.peak_value,
+        "last_value": alert.last_value, "coordinates": coords,
+    }
+
+
+def _raise(session: Session, actor: Actor, rule: Threshold, d: Datastream, t: datetime, v: float) -> Alert:
+    alert = Alert(threshold_id=rule.id, datastream_id=d.id, state="active", raised_at=t, trigger_value=v,
+                  trigger_time=t, peak_value=v, last_value=v)
+    session.add(alert)
+    session.flush()
+    payload = _alert_payload(rule, d, alert)
+    audit.record(session, actor=actor, action="sensing.alert.raise", object_type="sensing.alert", object_id=alert.id,
+                 data={"threshold": rule.name, "datastream_id": d.id, "value": v})
+    bus.publish(session, "sensing.alert.raised", payload, key=f"{rule.id}:{d.id}")
+    return alert
+
+
+def _clear(session: Session, actor: Actor, rule: Threshold, d: Datastream, alert: Alert, t: datetime,
+           v: float) -> None:
+    alert.state = "cleared"
+    alert.cleared_at = t
+    alert.last_value = v
+    payload = _alert_payload(rule, d, alert)
+    payload["cleared_at"] = t
+    audit.record(session, actor=actor, action="sensing.alert.clear", object_type="sensing.alert", object_id=alert.id,
+                 data={"threshold": rule.name, "datastream_id": d.id, "value": v})
+    bus.publish(session, "sensing.alert.cleared", payload, key=f"{rule.id}:{d.id}")
+
+
+def purge_raw(session: Session, *, actor: Actor, older_than: datetime) -> int:
+    """Delete raw observations older than ``older_than`` (the rollups stay); returns how many."""
+    result = session.execute(sa.delete(Observation).where(Observation.phenomenon_time < older_than))
+    count = result.rowcount or 0
+    audit.record(session, actor=actor, action="sensing.observation.purge", object_type="sensing.observation",
+                 object_id="*", data={"older_than": older_than.isoformat(), "count": count})
+    bus.publish(session, "sensing.observation.purged", {"older_than": older_than, "count": count})
+    return count
+
+
+def thing_public(session: Session, thing_id: int) -> bool:
+    """Whether a Thing's datastreams are public."""
+    return bool(session.scalar(sa.select(Thing.is_public).where(Thing.id == thing_id)))
