@@ -90,14 +90,15 @@ def load(db: Database, settings: Any, progress: Any) -> None:
                     reporter_name="Người dân", reporter_phone=None))
                 fate = rng.random()
                 age = real_now - created
-                if fate < 0.15 or age < timedelta(hours=6):
+                recent = age < timedelta(days=4)  # older reports are nearly all handled, as in Hue-S
+                if age < timedelta(hours=6) or fate < (0.25 if recent else 0.005):
                     continue
-                step = timedelta(hours=rng.uniform(0.5, 30))
+                step = timedelta(hours=rng.uniform(0.5, 20))
                 clock.set_clock(_at(created + step))
                 service.accept_report(s, actor=officer, report=r)
-                if fate < 0.3:
+                if fate < (0.45 if recent else 0.015):
                     continue
-                late = rng.random() < 0.12
+                late = rng.random() < 0.07
                 took = (r.due_at - created) * (1.3 if late else rng.uniform(0.2, 0.9))
                 done_at = created + took
                 if done_at >= real_now:
@@ -108,7 +109,7 @@ def load(db: Database, settings: Any, progress: Any) -> None:
                 if rng.random() < 0.8 and r.reporter_user_id is None:
                     clock.set_clock(_at(done_at + timedelta(hours=rng.uniform(1, 48))))
                     service.rate_report(s, actor=SYSTEM, report=r, follow_key=r.follow_key,
-                                        rating=rng.choices([5, 4, 3, 2, 1], weights=[55, 30, 8, 4, 3])[0])
+                                        rating=rng.choices([5, 4, 3, 2, 1], weights=[62, 31, 4, 2, 1])[0])
             progress("Phản ánh mẫu (citizen reports)", i + 1, COUNT)
     finally:
         clock.set_clock(None)

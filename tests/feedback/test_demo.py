@@ -1,0 +1,32 @@
+"""The demo hook loads reproducible reports through the service functions and an Open311 key (0600)."""
+
+from __future__ import annotations
+
+import stat
+from typing import Any
+
+from sqlalchemy import func, select
+
+from smartprovince import identity
+from smartprovince.core.security import SYSTEM
+from smartprovince.feedback import demo, queries
+from smartprovince.feedback.models import ApiClient, Report
+
+
+def test_demo_loads_once(database: Any, settings: Any) -> None:
+    with database.session() as s:
+        identity.load_organisations(s, "hai-duong", actor=SYSTEM)
+    calls: list[tuple[Any, ...]] = []
+    demo.load(database, settings, lambda *a, **k: calls.append(a))
+    demo.load(database, settings, lambda *a, **k: calls.append(a))  # second start: nothing new
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Report)) == demo.COUNT
+        assert s.scalar(select(func.count()).select_from(ApiClient)) == 1
+        rows = {r.key: r for r in queries.statistics(s, SYSTEM, by="category")}
+        lai_cach = identity.get_org_by_code(s, "10891")
+        assert s.scalar(select(func.count()).select_from(Report).where(Report.area_id == lai_cach.id)) >= 40
+    assert sum(r.total for r in rows.values()) == demo.COUNT
+    handled = sum(r.handled for r in rows.values()) / demo.COUNT
+    assert handled > 0.85
+    key_file = settings.data_dir / "open311-demo-key.txt"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and key_file.read_text().startswith("o311_")
