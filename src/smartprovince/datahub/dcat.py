@@ -31,6 +31,9 @@ LICENCE_URIS = {"CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
 # EU data themes closest to each sector.
 THEMES = {"education": "EDUC", "health": "HEAL", "tourism": "ECON", "agriculture": "AGRI", "transport": "TRAN",
           "environment": "ENVI", "economy": "ECON", "society": "SOCI", "administration": "GOVE"}
+THEME_LABELS = {"EDUC": "Education, culture and sport", "HEAL": "Health", "ECON": "Economy and finance",
+                "AGRI": "Agriculture, fisheries, forestry and food", "TRAN": "Transport", "ENVI": "Environment",
+                "SOCI": "Population and society", "GOVE": "Government and public sector"}
 FILE_TYPES = {"csv": ("CSV", "text/csv"), "json": ("JSON", "application/json"),
               "parquet": ("PARQUET", "application/vnd.apache.parquet")}
 SECTORS_EN = {"education": "Education", "health": "Health", "tourism": "Tourism", "agriculture": "Agriculture",
@@ -69,6 +72,7 @@ def add_dataset(g: Graph, base: str, view: DatasetView) -> URIRef:
     g.add((node, DCTERMS.accrualPeriodicity,
            _typed(g, f"{EU}frequency/{FREQUENCY[ds.frequency]}", DCTERMS.Frequency)))
     theme = _typed(g, f"{EU}data-theme/{THEMES[ds.sector]}", SKOS.Concept)
+    g.add((theme, SKOS.prefLabel, Literal(THEME_LABELS[THEMES[ds.sector]], lang="en")))
     g.add((node, DCAT.theme, theme))
     g.add((node, DCAT.landingPage, _typed(g, f"{base}/opendata/{ds.name}", FOAF.Document)))
     for tag in ds.tags:

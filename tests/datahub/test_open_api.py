@@ -1,0 +1,192 @@
+"""The public faces of the data hub: HTTP API, CKAN Action API (with the real ckanapi client), DCAT-AP
+(validated with pyshacl against the official shapes), downloads, and the rule that personal-data
+fields never appear in any public response or file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from smartprovince import identity
+from smartprovince.core.security import SYSTEM
+from smartprovince.datahub import service
+
+from .conftest import PHONE, SCHOOL_FIELDS, csv_bytes
+
+SHAPES = Path(__file__).with_name("shapes")
+
+
+@pytest.fixture
+def internal(database, settings, loaded):  # type: ignore[no-untyped-def]
+    """An internal dataset of the Department of Health with data."""
+    with database.session() as s:
+        org = identity.get_org_by_code(s, "so-yt")
+        service.define_dataset(s, actor=SYSTEM, name="noi-bo", org_id=org.id, title="Nội bộ", sector="health",
+                               public=False, licence="internal", fields=SCHOOL_FIELDS, key=["ma"])
+        service.load_file(s, actor=SYSTEM, name="noi-bo", source=csv_bytes([["N1", "Bí mật", "288", "1", "", "",
+                                                                            "", PHONE]]),
+                          filename="n.csv", data_dir=settings.data_dir)
+
+
+def test_officer_defines_and_loads_through_the_api(client, make_user, login, orgs, units_list) -> None:
+    officer = make_user("dl", role="data_officer", org="so-gd")
+    login(officer)
+    body = {"name": "diem-thi", "org_id": "so-gd", "title": "Điểm thi", "sector": "education",
+            "fields": [{"name": "sbd", "title": "Số báo danh"}, {"name": "diem", "title": "Điểm", "type": "number",
+                                                                   "minimum": 0, "maximum": 10}], "key": ["sbd"]}
+    r = client.post("/api/v1/datahub/datasets", json=body)
+    assert r.status_code == 201, r.text
+    assert client.post("/api/v1/datahub/datasets", json=body).status_code == 409
+    assert client.post("/api/v1/datahub/datasets", json={**body, "name": "x2", "org_id": "so-yt"}).status_code == 422
+    r = client.post("/api/v1/datahub/datasets/diem-thi/loads", files={"file": ("d.csv", b"sbd,diem\nA1,8.5\nA2,11\n")})
+    assert r.status_code == 201
+    report = r.json()
+    assert report["status"] == "rejected"
+    assert report["errors"][0] | {"message": ""} == {"row": 2, "field": "diem", "code": "out_of_range", "value": "11",
+                                                     "message": "", "level": "error"}
+    r = client.post("/api/v1/datahub/datasets/diem-thi/loads", files={"file": ("d.csv", b"sbd,diem\nA1,8.5\n")})
+    assert r.json()["status"] == "loaded"
+    assert client.get(f"/api/v1/datahub/datasets/diem-thi/loads/{r.json()['id']}").status_code == 200
+    records = client.get("/api/v1/datahub/datasets/diem-thi/records").json()
+    assert records["records"] == [{"_id": 1, "sbd": "A1", "diem": 8.5}]
+    assert client.get("/api/v1/datahub/datasets/diem-thi/quality").json()[0]["correct"] == 100.0
+    r = client.patch("/api/v1/datahub/datasets/diem-thi", json={"fields": [{"name": "sbd", "title": "SBD"}]})
+    assert r.status_code == 409  # a field with data cannot be removed
+
+
+def test_citizen_cannot_manage(client, make_user, login, schools) -> None:
+    login(make_user("cd", role="citizen", kind="citizen", cccd="030190001234"))
+    assert client.post("/api/v1/datahub/datasets/truong-hoc/loads", files={"file": ("d.csv", b"a\n1\n")}).status_code \
+        == 403
+    anon = client.__class__(client.app)
+    assert anon.post("/api/v1/datahub/codelists", json={"code": "ab", "name": "x"}).status_code == 401
+
+
+def test_records_filters_search_sort(client, loaded) -> None:
+    r = client.get("/api/v1/datahub/datasets/truong-hoc/records", params={"filters": json.dumps({"huyen": "288"}),
+                                                                       "sort": "so_hoc_sinh desc"})
+    assert [x["ma"] for x in r.json()["records"]] == ["T1", "T2"]
+    r = client.get("/api/v1/datahub/datasets/truong-hoc/records", params={"q": "chí linh"})
+    assert [x["ma"] for x in r.json()["records"]] == ["T3"]
+    assert client.get("/api/v1/datahub/datasets/truong-hoc/records", params={"sort": "nope"}).status_code == 422
+    assert client.get("/api/v1/datahub/datasets/truong-hoc/records", params={"filters": "[1]"}).status_code == 422
+
+
+def test_personal_fields_never_public(client, settings, make_user, login, loaded, internal) -> None:
+    """Every public response and file, and the internal dataset, are free of the personal field's values."""
+    bodies = []
+    for url in ["/api/v1/datahub/datasets", "/api/v1/datahub/datasets/truong-hoc",
+                "/api/v1/datahub/datasets/truong-hoc/records", "/api/3/action/package_show?id=truong-hoc",
+                "/api/3/action/package_search", "/api/3/action/datastore_search?resource_id=truong-hoc",
+                '/api/3/action/datastore_search?resource_id=truong-hoc&q=0912&fields=_id,ten',
+                "/catalog.ttl", "/catalog.jsonld", "/dataset/truong-hoc.ttl", "/opendata", "/opendata/search",
+                "/opendata/truong-hoc", "/opendata/truong-hoc/download/csv", "/opendata/truong-hoc/download/json"]:
+        r = client.get(url)
+        assert r.status_code == 200, url
+        bodies.append((url, r.text))
+    for url, text in bodies:
+        assert PHONE not in text and "dien_thoai" not in text, url
+        assert "noi-bo" not in text and "Bí mật" not in text, url
+    parquet = client.get("/opendata/truong-hoc/download/parquet")
+    path = settings.data_dir / "dl.parquet"
+    path.write_bytes(parquet.content)
+    cols = [c[0] for c in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()]
+    assert "dien_thoai" not in cols and "ten" in cols
+    # Asking for the personal field is refused, not answered.
+    r = client.get("/api/3/action/datastore_search", params={"resource_id": "truong-hoc", "fields": "dien_thoai"})
+    assert r.status_code == 409 and r.json()["success"] is False
+    assert client.get("/api/v1/datahub/datasets/noi-bo").status_code == 404
+    assert client.get("/opendata/noi-bo").status_code == 404
+    # An officer with permission over the organisation sees the personal field through /api/v1 only.
+    login(make_user("gd", role="data_officer", org="so-gd"))
+    records = client.get("/api/v1/datahub/datasets/truong-hoc/records").json()["records"]
+    assert records[0]["dien_thoai"] == PHONE
+    assert client.get("/api/v1/datahub/datasets/noi-bo").status_code == 404  # another department's internal data
+    assert PHONE not in client.get("/api/3/action/datastore_search?resource_id=truong-hoc").text
+
+
+def test_ckan_envelope_and_errors(client, loaded) -> None:
+    r = client.get("/api/3/action/package_show", params={"id": "khong-co"})
+    assert r.status_code == 404
+    assert r.json()["success"] is False and r.json()["error"]["__type"] == "Not Found Error"
+    assert "help" in r.json()
+    r = client.post("/api/3/action/package_search", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    r = client.get("/api/3/action/no_such_action")
+    assert r.status_code == 400 and r.json()["success"] is False
+    r = client.get("/api/3/action/package_search", params={"rows": "abc"})
+    assert r.status_code == 409 and r.json()["error"]["__type"] == "Validation Error"
+
+
+def test_ckanapi_client_against_the_running_app(live_server, loaded) -> None:
+    from ckanapi import NotFound, RemoteCKAN
+
+    with RemoteCKAN(live_server) as ckan:
+        assert ckan.action.status_show()["ckan_version"].startswith("2.")
+        assert ckan.action.package_list() == ["truong-hoc"]
+        pkg = ckan.action.package_show(id="truong-hoc")
+        assert pkg["organization"]["name"] == "so-gd" and [r["format"] for r in pkg["resources"]] == [
+            "CSV", "JSON", "Parquet"]
+        found = ckan.action.package_search(q="trường", fq="groups:education", rows=5,
+                                           **{"facet.field": ["organization", "tags"]})
+        assert found["count"] == 1 and found["facets"]["tags"] == {"giáo dục": 1}
+        assert ckan.action.package_search(fq="tags:y-te")["count"] == 0
+        assert ckan.action.organization_list() == ["so-gd"]
+        assert ckan.action.organization_show(id="so-gd")["package_count"] == 1
+        assert ckan.action.group_list() == ["education"]
+        assert ckan.action.tag_list() == ["giáo dục"]
+        rid = pkg["resources"][0]["id"]
+        assert ckan.action.resource_show(id=rid)["datastore_active"] is True
+        page1 = ckan.action.datastore_search(resource_id=rid, limit=2, sort="ma desc")
+        assert page1["total"] == 3 and [x["ma"] for x in page1["records"]] == ["T3", "T2"]
+        page2 = ckan.action.datastore_search(resource_id=rid, limit=2, offset=2, sort="ma desc")
+        assert [x["ma"] for x in page2["records"]] == ["T1"]
+        hits = ckan.action.datastore_search(resource_id=rid, filters={"huyen": "290"}, fields=["ma", "ten"])
+        assert hits["records"] == [{"ma": "T3", "ten": "Trường THPT Chí Linh"}]
+        assert {f["id"] for f in page1["fields"]} == {"_id", "ma", "ten", "huyen", "so_hoc_sinh", "diem_tb", "chuan",
+                                                     "ngay"}
+        with pytest.raises(NotFound):
+            ckan.action.package_show(id="khong-co")
+
+
+@pytest.mark.parametrize("url", ["/catalog.ttl", "/dataset/truong-hoc.ttl", "/catalog.jsonld"])
+def test_dcat_conforms_to_the_shapes(client, loaded, url) -> None:
+    from pyshacl import validate
+    from rdflib import Graph
+
+    r = client.get(url)
+    assert r.status_code == 200
+    data = Graph().parse(data=r.text, format="json-ld" if url.endswith("jsonld") else "turtle")
+    shapes = Graph()
+    for name in ("shapes.ttl", "range.ttl"):
+        shapes.parse(SHAPES / name, format="turtle")
+    conforms, _graph, text = validate(data, shacl_graph=shapes, inference="none")
+    assert conforms, text
+    assert "Schools" in r.text and "Trường học" in r.text
+    assert client.get("/dataset/khong-co.ttl").status_code == 404
+
+
+def test_downloads_stream_every_row(client, loaded) -> None:
+    r = client.get("/opendata/truong-hoc/download/csv")
+    assert r.headers["content-type"].startswith("text/csv")
+    lines = r.text.strip().splitlines()
+    assert lines[0] == "_id,ma,ten,huyen,so_hoc_sinh,diem_tb,chuan,ngay" and len(lines) == 4
+    rows = client.get("/opendata/truong-hoc/download/json").json()
+    assert rows[1]["ngay"] == "2001-09-05"
+    assert client.get("/opendata/truong-hoc/download/xml").status_code in (404, 422)
+
+
+def test_codelist_api(client, make_user, login, units_list) -> None:
+    assert client.get("/api/v1/datahub/codelists").json()[0]["code"] == "don-vi-hanh-chinh"
+    login(make_user("ad", role="admin"))
+    assert client.post("/api/v1/datahub/codelists", json={"code": "dan-toc", "name": "Dân tộc"}).status_code == 201
+    r = client.post("/api/v1/datahub/codelists/dan-toc/versions",
+                    json={"effective_from": "2024-01-01", "items": [{"code": "01", "label": "Kinh"}]})
+    assert r.status_code == 201 and r.json()["version"] == 1
+    assert client.get("/api/v1/datahub/codelists/dan-toc").json()["versions"][0]["items"][0]["label"] == "Kinh"
+    assert client.get("/api/v1/datahub/codelists/none").status_code == 404
+
+
