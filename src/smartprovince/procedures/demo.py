@@ -101,7 +101,7 @@ def _historical_rows(
     days: list[date], period_end: datetime, rng: random.Random,
     fmt: Callable[[datetime | None], Any] = lambda v: v, empty_json: Any = None,
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Yield (dossier row, action rows) for every historical dossier.
+    """Yield (dossier row, action rows) for every historical dossier (all finished and returned by now).
 
     ``fmt`` turns instants into what the database driver takes and ``empty_json`` is the empty JSON
     object, so that on SQLite the rows are ready for the driver without another pass.
@@ -147,11 +147,11 @@ def _historical_rows(
             counters[(agency_code, day)] += 1
             seq = counters[(agency_code, day)]
             did = new_row_id()
-            is_finished = finished < period_end
-            returned = finished + timedelta(hours=rng.randint(1, 30)) if is_finished else None
-            if returned is not None and returned >= period_end:
-                returned = None
-            status = 10 if returned else (9 if is_finished else 4)
+            # Every historical dossier is finished and returned by now; those finished after the
+            # period end still count as open at the period end in the statistics.
+            is_finished = True
+            returned = finished + timedelta(hours=rng.randint(1, 30))
+            status = 10
             has_fee = fee > 0
             dossier = {
                 "id": did, "code": service.format_code(agency_code, day, seq),

@@ -376,9 +376,11 @@ def resolve_agency(session: Session, proc: Procedure, agency_code: str | None) -
     org = identity.get_org_by_code(session, code)
     if org is None:
         if proc.agency_code:
-            # An agency outside the organisation tree (e.g. the power company): only province-wide
-            # officers see its dossiers.
-            return code, None, ""
+            # An agency outside the organisation tree (the power company, the tax department): its
+            # dossiers hang under the root of the tree, so only province-wide officers see them.
+            roots = session.scalars(
+                select(identity.Organisation.path).where(identity.Organisation.parent_id.is_(None)).limit(2)).all()
+            return code, None, roots[0] if len(roots) == 1 else ""
         raise ValidationProblem(
             f"No organisation with code {code!r}.",
             errors=[{"loc": ["agency_code"], "msg": "unknown organisation", "type": "value_error"}],
