@@ -15,6 +15,7 @@ from smartprovince.core.errors import Conflict, ValidationProblem
 from smartprovince.core.security import SYSTEM
 from smartprovince.datahub import codelists, service
 from smartprovince.datahub.models import Record
+
 from .conftest import GOOD_ROWS, csv_bytes
 
 
