@@ -41,7 +41,7 @@ ENTRY_LABELS = {
     "assigned": "Giao đơn vị chủ trì",
     "step_done": "Hoàn thành bước",
     "step_undone": "Bỏ đánh dấu bước",
-    "link_cleared": "Cảnh báo đã hết",
+    "link_cleared": "Bản ghi liên kết đã kết thúc",
 }
 SOURCE_LABELS = {
     "citizen_report": "Phản ánh của người dân",

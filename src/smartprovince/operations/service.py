@@ -419,7 +419,7 @@ def clear_link(
         inc=inc,
         verb="link_cleared",
         kind="link_cleared",
-        note=note or "Cảnh báo đã hết",
+        note=note or "Bản ghi liên kết đã kết thúc",
         data={"kind": kind, "ref": ref},
         at=at,
     )
