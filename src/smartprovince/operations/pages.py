@@ -70,6 +70,7 @@ def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
         "entry_labels": ENTRY_LABELS,
         "source_labels": SOURCE_LABELS,
         "colours": SEVERITY_COLOURS,
+        "role_labels": {code: name for code, (name, _) in identity.BUILTIN_ROLES.items()},
         "cat_label": cat_label,
         "sops": sops,
         **extra,

@@ -71,6 +71,8 @@ def _entry_id() -> str:
 
 
 def _name(actor: Actor) -> str:
+    if actor.kind == "system":
+        return "Hệ thống"  # shown translated on the pages
     return (actor.display_name or actor.username or actor.kind)[:150]
 
 
