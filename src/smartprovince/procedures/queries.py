@@ -10,7 +10,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from smartprovince.core.clock import now
@@ -92,7 +92,15 @@ def scope_condition(actor: Actor, permission: str = READ) -> Any:
         return false()
     if "" in scopes:
         return Dossier.id.is_not(None)
-    return or_(*[Dossier.agency_path.startswith(p, autoescape=True) for p in scopes])
+    return or_(*[path_in_subtree(p) for p in scopes])
+
+
+def path_in_subtree(prefix: str) -> Any:
+    """``agency_path`` starts with ``prefix``, written as a range so the index is used.
+
+    Materialised paths hold only ``/`` and hex digits; ``~`` sorts after all of them.
+    """
+    return and_(Dossier.agency_path >= prefix, Dossier.agency_path < prefix + "~")
 
 
 def can_read(actor: Actor, dossier: Dossier) -> bool:

@@ -67,7 +67,9 @@ def _scope_filter(scopes: list[str] | None) -> Any:
         return literal(True)
     if not scopes:
         return literal(False)
-    return or_(*[Dossier.agency_path.startswith(p, autoescape=True) for p in scopes])
+    from smartprovince.procedures.queries import path_in_subtree
+
+    return or_(*[path_in_subtree(p) for p in scopes])
 
 
 def _agency_filter(session: Session, agency: str | None) -> Any:
@@ -77,7 +79,9 @@ def _agency_filter(session: Session, agency: str | None) -> Any:
 
     org = identity.get_org_by_code(session, agency)
     if org is not None:
-        return or_(Dossier.agency_code == agency, Dossier.agency_path.startswith(org.path, autoescape=True))
+        from smartprovince.procedures.queries import path_in_subtree
+
+        return or_(Dossier.agency_code == agency, path_in_subtree(org.path))
     return Dossier.agency_code == agency
 
 
