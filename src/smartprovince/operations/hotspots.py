@@ -143,7 +143,8 @@ def classify_gi(z: float, p: float) -> str:
     return "none"
 
 
-def gi_star(lon: np.ndarray, lat: np.ndarray, *, cell_m: float = 1000.0, only_significant: bool = True) -> dict[str, Any]:
+def gi_star(lon: np.ndarray, lat: np.ndarray, *, cell_m: float = 1000.0,
+            only_significant: bool = True) -> dict[str, Any]:
     """Gi* hotspot layer: one GeoJSON polygon per cell with ``count``, ``z``, ``p`` and ``class``.
 
     With ``only_significant`` the layer holds only cells significant at 90 % or better (smaller maps).

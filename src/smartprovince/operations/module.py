@@ -33,3 +33,14 @@ module = Module(
         "security_analyst": ["operations.incident.read"],
     },
 )
+
+# IOC analytics (KPIs, hotspots, forecasts): its own routers, permissions, grants, links and demo data.
+from smartprovince.operations import api_analytics, kpi_engine, pages_analytics  # noqa: E402
+
+module.api_routers.append(api_analytics.router)
+module.page_routers.append(pages_analytics.router)
+module.permissions.update(kpi_engine.PERMISSIONS)
+for _role, _perms in kpi_engine.ROLE_GRANTS.items():
+    module.role_grants.setdefault(_role, []).extend(p for p in _perms if p not in module.role_grants.get(_role, []))
+module.nav.extend(pages_analytics.NAV)
+module.demo = kpi_engine.with_demo(module.demo)

@@ -1,0 +1,272 @@
+"""HTTP API of IOC analytics, under ``/api/v1/operations``: KPIs, hotspots and forecasts.
+
+Routes parse, authorise and call :mod:`kpi_engine`, :mod:`hotspots` and :mod:`forecast`; nothing else.
+Reading needs ``operations.analytics.read``; defining and computing KPIs needs ``operations.kpi.manage``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from smartprovince import identity
+from smartprovince.core.clock import VN_TZ, local_now, now
+from smartprovince.core.deps import DbSession
+from smartprovince.core.errors import NotFound, ValidationProblem
+from smartprovince.core.security import Actor, require
+from smartprovince.operations import forecast, hotspots, kpi_engine
+from smartprovince.operations.models import Incident
+
+router = APIRouter(prefix="/operations", tags=["operations analytics"])
+
+READ = kpi_engine.READ
+MANAGE = kpi_engine.MANAGE
+
+
+class TargetIn(BaseModel):
+    """A target or reference value: ``period`` (``2022``, ``2022-Q3``, ``2022-07`` or ``*``), area code or null."""
+
+    period: str = Field(max_length=10)
+    org: str | None = Field(default=None, max_length=64)
+    value: float = Field(allow_inf_nan=False)
+
+
+class KpiDefinitionIn(BaseModel):
+    """A KPI definition as an administrator writes it."""
+
+    name: str = Field(min_length=1, max_length=300)
+    name_en: str = Field(default="", max_length=300)
+    group: str = Field(default="", max_length=60)
+    unit: str = Field(default="", max_length=40)
+    direction: Literal["up", "down"]
+    frequency: Literal["year", "quarter", "month", "day"]
+    owner: str = Field(default="", max_length=64)
+    formula: str = Field(min_length=1, max_length=2000)
+    targets: list[TargetIn] = Field(default_factory=list, max_length=500)
+    reference: list[TargetIn] = Field(default_factory=list, max_length=500)
+    amber_band: float = Field(default=0.05, ge=0, le=1)
+    source_note: str = Field(default="", max_length=4000)
+
+
+class KpiDefinitionOut(KpiDefinitionIn):
+    """A stored KPI definition."""
+
+    code: str
+    updated_at: datetime
+
+
+class KpiValueOut(BaseModel):
+    """One computed value: period, area (``org_id`` empty = province), value, target, status, alarm."""
+
+    period: str
+    org_id: str
+    value: float | None
+    target: float | None
+    status: str
+    alarm: bool
+    computed_at: datetime
+
+
+class KpiTileOut(BaseModel):
+    """A KPI tile: the definition, its latest value, the trend against the previous one and recent values."""
+
+    definition: KpiDefinitionOut
+    last: KpiValueOut | None
+    trend: Literal["up", "down", "flat"] | None
+    spark: list[float | None]
+
+
+class KpiDetailOut(BaseModel):
+    """A KPI with the history of its values for one area."""
+
+    definition: KpiDefinitionOut
+    history: list[KpiValueOut]
+
+
+class ComputeIn(BaseModel):
+    """Compute a KPI for ``period`` in the area ``org_code`` (empty = the whole province)."""
+
+    period: str = Field(max_length=10)
+    org_code: str | None = Field(default=None, max_length=64)
+
+
+class BacktestOut(BaseModel):
+    """Error of the method on the held-out last ``horizon`` points, and the seasonal-naive baseline's error."""
+
+    horizon: int
+    model: str
+    mae: float
+    mape: float | None
+    coverage: float
+    baseline_mae: float
+    actual: list[float]
+    predicted: list[float]
+
+
+class ForecastOut(BaseModel):
+    """History (``labels`` / ``values``), the forecast (``forecast_labels``, ``mean``, band) and its backtest."""
+
+    subject: str
+    step: str
+    labels: list[str]
+    values: list[float]
+    forecast_labels: list[str]
+    mean: list[float]
+    lower: list[float]
+    upper: list[float]
+    level: float
+    model: str
+    backtest: BacktestOut | None
+
+
+def _definition(d: kpi_engine.KpiDefinition) -> KpiDefinitionOut:
+    return KpiDefinitionOut.model_validate(d, from_attributes=True)
+
+
+def _value(v: kpi_engine.KpiValue | None) -> KpiValueOut | None:
+    return None if v is None else KpiValueOut.model_validate(v, from_attributes=True)
+
+
+def _area(session: Session, actor: Actor, org_code: str | None) -> Any:
+    """The organisation of ``org_code`` if the actor may read it; the same 404 for missing and forbidden."""
+    if not org_code:
+        return None
+    org = identity.get_org_by_code(session, org_code)
+    if org is None or not actor.can(READ, org.path):
+        raise NotFound("Không tìm thấy đơn vị.")
+    return org
+
+
+@router.get("/kpis", response_model=list[KpiTileOut])
+def list_kpis(session: DbSession, org: str | None = Query(default=None, max_length=64),
+              actor: Actor = Depends(require(READ))) -> list[KpiTileOut]:
+    """Every KPI with its latest value for the province or the area ``org`` (a code)."""
+    area = _area(session, actor, org)
+    return [
+        KpiTileOut(definition=_definition(t["definition"]), last=_value(t["last"]), trend=t["trend"], spark=t["spark"])
+        for t in kpi_engine.tiles(session, actor, org_id=area.id if area else "")
+    ]
+
+
+@router.get("/kpis/{code}", response_model=KpiDetailOut)
+def get_kpi(code: str, session: DbSession, org: str | None = Query(default=None, max_length=64),
+            actor: Actor = Depends(require(READ))) -> KpiDetailOut:
+    """One KPI and its history for the province or the area ``org``."""
+    d = kpi_engine.get_definition(session, code)
+    area = _area(session, actor, org)
+    rows = kpi_engine.history(session, actor, code, org_id=area.id if area else "")
+    return KpiDetailOut(definition=_definition(d), history=[v for v in map(_value, rows) if v is not None])
+
+
+@router.put("/kpis/{code}", response_model=KpiDefinitionOut)
+def put_kpi(code: str, body: KpiDefinitionIn, session: DbSession,
+            actor: Actor = Depends(require(MANAGE))) -> KpiDefinitionOut:
+    """Create or change a KPI definition (formula over registered sources, targets, reference values)."""
+    if not code.replace("_", "").isalnum() or len(code) > 60:
+        raise ValidationProblem("Mã chỉ số chỉ gồm chữ, số và dấu gạch dưới (tối đa 60 ký tự).")
+    return _definition(kpi_engine.define_kpi(session, actor=actor, code=code, data=body.model_dump()))
+
+
+@router.post("/kpis/{code}/values", response_model=KpiValueOut)
+def compute_kpi(code: str, body: ComputeIn, session: DbSession,
+                actor: Actor = Depends(require(MANAGE))) -> KpiValueOut:
+    """Compute and store the KPI for a period and area; raises ``operations.kpi.alarm`` when it gets worse."""
+    area = _area(session, actor, body.org_code)
+    row = kpi_engine.compute_kpi(session, actor=actor, code=code, period=body.period, org_id=area.id if area else None)
+    out = _value(row)
+    assert out is not None  # noqa: S101 - compute always returns a row
+    return out
+
+
+def incident_points(session: Session, actor: Actor, *, days: int, category: str | None) -> np.ndarray:
+    """Located incidents the actor may read, opened in the last ``days`` days: rows of (lon, lat, epoch seconds)."""
+    since = now() - timedelta(days=days)
+    stmt = select(Incident.lon, Incident.lat, Incident.opened_at).where(
+        Incident.lat.is_not(None), Incident.lon.is_not(None), Incident.opened_at >= since
+    )
+    if category:
+        stmt = stmt.where(Incident.category == category)
+    scopes = actor.scopes(READ)
+    if "" not in scopes:
+        stmt = stmt.where(or_(*[Incident.org_path.startswith(s) for s in scopes]) if scopes else Incident.id == "")
+    rows = session.execute(stmt).all()
+    if not rows:
+        return np.empty((0, 3))
+    return np.array([(r[0], r[1], r[2].timestamp()) for r in rows], dtype=float)
+
+
+@router.get("/hotspots", response_model=dict[str, Any])
+def get_hotspots(
+    session: DbSession,
+    method: Literal["gi_star", "kde", "dbscan", "emerging"] = "gi_star",
+    category: str | None = Query(default=None, max_length=60),
+    days: int = Query(default=90, ge=1, le=3660),
+    cell_m: float = Query(default=1000, ge=100, le=20000),
+    slices: int = Query(default=6, ge=2, le=24),
+    actor: Actor = Depends(require(READ)),
+) -> dict[str, Any]:
+    """A GeoJSON hotspot layer of incidents (Gi*, kernel density, DBSCAN clusters or emerging hotspots)."""
+    pts = incident_points(session, actor, days=days, category=category)
+    if len(pts) < 3:
+        return {"type": "FeatureCollection", "features": [], "meta": {"method": method, "points": int(len(pts))}}
+    lon, lat, t = pts[:, 0], pts[:, 1], pts[:, 2]
+    try:
+        if method == "gi_star":
+            return hotspots.gi_star(lon, lat, cell_m=cell_m)
+        if method == "kde":
+            return hotspots.kernel_density(lon, lat, cell_m=cell_m, bandwidth_m=cell_m * 1.5)
+        if method == "dbscan":
+            return hotspots.dbscan_clusters(lon, lat, eps_m=cell_m / 2, min_samples=5)
+        return hotspots.emerging_hotspots(lon, lat, t, slices=slices, cell_m=cell_m)
+    except ValueError as exc:
+        raise ValidationProblem(str(exc)) from exc
+
+
+def daily_counts(session: Session, actor: Actor, *, days: int, category: str | None) -> tuple[list[date], list[float]]:
+    """Incidents opened per Vietnamese calendar day over the last ``days`` days (zeros included)."""
+    pts = incident_points(session, actor, days=days, category=category)
+    today = local_now().date()
+    start = today - timedelta(days=days - 1)
+    counts = [0.0] * days
+    for ts in pts[:, 2] if len(pts) else []:
+        d = datetime.fromtimestamp(float(ts), tz=VN_TZ).date()
+        if start <= d <= today:
+            counts[(d - start).days] += 1
+    return [start + timedelta(days=i) for i in range(days)], counts
+
+
+@router.get("/forecasts", response_model=ForecastOut)
+def get_forecast(
+    session: DbSession,
+    kpi: str | None = Query(default=None, max_length=60),
+    category: str | None = Query(default=None, max_length=60),
+    days: int = Query(default=120, ge=14, le=1095),
+    horizon: int = Query(default=14, ge=1, le=90),
+    actor: Actor = Depends(require(READ)),
+) -> ForecastOut:
+    """Forecast a KPI's values (``kpi``) or incidents per day (optionally of one ``category``), with the band
+    and the backtest error on the last ``horizon`` known points."""
+    if kpi:
+        d = kpi_engine.get_definition(session, kpi)
+        rows = [r for r in kpi_engine.history(session, actor, kpi) if r.value is not None]
+        labels, values = [r.period for r in rows], [float(r.value or 0) for r in rows]
+        season = {"month": 12, "quarter": 4, "day": 7}.get(d.frequency, 1)
+        f = forecast.forecast(np.array(values), horizon, season=season, clip=d.unit in ("%", "sự cố"),
+                              with_backtest=len(values) >= horizon + 4)
+        future = [f"+{i}" for i in range(1, horizon + 1)]
+        subject, step = d.code, d.frequency
+    else:
+        day_list, values = daily_counts(session, actor, days=days, category=category)
+        labels = [x.isoformat() for x in day_list]
+        f = forecast.forecast(np.array(values), horizon, season=7)
+        future = [(day_list[-1] + timedelta(days=i)).isoformat() for i in range(1, horizon + 1)]
+        subject, step = f"incidents:{category or '*'}", "day"
+    return ForecastOut(subject=subject, step=step, labels=labels, values=values, forecast_labels=future, mean=f.mean,
+                       lower=f.lower, upper=f.upper, level=f.level, model=f.model,
+                       backtest=BacktestOut(**f.backtest) if f.backtest else None)

@@ -1,0 +1,624 @@
+"""Chỉ số KPI — the KPI engine of the IOC: KPI definitions as data, computed values per period and area.
+
+A KPI definition (:class:`KpiDefinition`) says *what* to compute, never *how* in code:
+
+* ``formula`` — arithmetic over named **data sources**, e.g.
+  ``100 * dossiers.finished_on_time / dossiers.finished``; the names are registered functions
+  (:func:`data_source`) that read other modules' figures through public interfaces or events
+  (procedures' dossiers and feedback's reports arrive as daily counts fed by the bus; incidents are this
+  module's own records), plus ``reference`` — the static value written in the definition itself (the
+  figures of the provincial plan, a statistics-office release …);
+* ``unit``, ``direction`` (``up``: higher is better; ``down``: lower is better), ``frequency``
+  (``year``, ``quarter``, ``month``, ``day``), ``owner`` (the responsible body's code);
+* ``targets`` — a list of ``{"period": "2022" | "*", "org": <code> | null, "value": 82.8}``;
+* ``amber_band`` — how far (as a share of the target) below an ``up`` target (above a ``down`` one) a value is
+  still *amber* rather than *red*;
+* ``source_note`` — where the definition and its reference figures come from.
+
+Definitions ship as JSON files in ``kpi_data/`` (loaded by :func:`load_definitions`) and administrators
+change them through the API (:func:`define_kpi`). :func:`compute_kpi` evaluates one KPI for one period
+and area and stores a :class:`KpiValue` with its status (green / amber / red against the target). When the
+status gets worse than the area's previous value, the value is marked as an alarm and the event
+``operations.kpi.alarm`` is published (payload: ``code``, ``name``, ``period``, ``org_id``, ``value``,
+``target``, ``status``, ``previous_status``).
+"""
+
+from __future__ import annotations
+
+import ast
+import calendar
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from smartprovince import identity
+from smartprovince.core import audit, bus
+from smartprovince.core.clock import VN_TZ, now
+from smartprovince.core.db import Base, UTCDateTime
+from smartprovince.core.errors import NotFound, ValidationProblem
+from smartprovince.core.ids import new_id
+from smartprovince.core.security import Actor
+from smartprovince.operations.models import DailyCount, Incident
+
+DATA_DIR = Path(__file__).with_name("kpi_data")
+READ = "operations.analytics.read"
+MANAGE = "operations.kpi.manage"
+STATUS_RANK = {"none": 0, "green": 0, "amber": 1, "red": 2}
+STATUS_LABELS = {"green": "Đạt", "amber": "Cần chú ý", "red": "Không đạt", "none": "Chưa có mục tiêu"}
+FREQUENCIES = ("year", "quarter", "month", "day")
+
+
+class KpiDefinition(Base):
+    """Định nghĩa chỉ số — one KPI: its formula over data sources, unit, direction, targets and owner."""
+
+    __tablename__ = "operations_kpi_definition"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300), default="")
+    group: Mapped[str] = mapped_column(String(60), default="")
+    unit: Mapped[str] = mapped_column(String(40), default="")
+    direction: Mapped[str] = mapped_column(String(4))  # up | down
+    frequency: Mapped[str] = mapped_column(String(10))  # year | quarter | month | day
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    formula: Mapped[str] = mapped_column(Text)
+    targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    reference: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    amber_band: Mapped[float] = mapped_column(Float, default=0.05)
+    source_note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KpiValue(Base):
+    """Giá trị chỉ số — the value of one KPI for one period (``2022``, ``2022-Q3``, ``2022-07``,
+    ``2022-07-15``) and one area (``org_id``; ``""`` = the whole province), with its target and status.
+
+    ``alarm`` is true when this value made the status worse than the area's previous value.
+    """
+
+    __tablename__ = "operations_kpi_value"
+    __table_args__ = (
+        UniqueConstraint("kpi_code", "period", "org_id", name="uq_operations_kpi_value_kpi_code"),
+        Index("ix_operations_kpi_value_lookup", "kpi_code", "org_id", "period"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kpi_code: Mapped[str] = mapped_column(ForeignKey("operations_kpi_definition.code"))
+    period: Mapped[str] = mapped_column(String(10))
+    org_id: Mapped[str] = mapped_column(String(32))
+    org_path: Mapped[str] = mapped_column(String(1024), default="")
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    target: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(10))
+    alarm: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------------------------------------ periods
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period: its ``code`` and the Vietnamese calendar days ``[start, end)`` it covers."""
+
+    code: str
+    frequency: str
+    start: date
+    end: date
+
+    @property
+    def since(self) -> datetime:
+        """The first instant of the period (Vietnam time), as an aware datetime."""
+        return datetime.combine(self.start, time(), tzinfo=VN_TZ)
+
+    @property
+    def until(self) -> datetime:
+        """The first instant after the period."""
+        return datetime.combine(self.end, time(), tzinfo=VN_TZ)
+
+
+_PERIOD = re.compile(r"^(\d{4})(?:-(Q[1-4]|\d{2})(?:-(\d{2}))?)?$")
+
+
+def parse_period(code: str) -> Period:
+    """Read ``2022`` (year), ``2022-Q3`` (quarter), ``2022-07`` (month) or ``2022-07-15`` (day).
+
+    Raises :class:`ValidationProblem` for anything else.
+    """
+    m = _PERIOD.match(code or "")
+    if not m:
+        raise ValidationProblem(f"Kỳ báo cáo không hợp lệ: {code!r} (ví dụ 2022, 2022-Q3, 2022-07, 2022-07-15).")
+    year, part, day = int(m.group(1)), m.group(2), m.group(3)
+    try:
+        if part is None:
+            return Period(code, "year", date(year, 1, 1), date(year + 1, 1, 1))
+        if part.startswith("Q"):
+            if day is not None:
+                raise ValueError(code)
+            q = int(part[1])
+            start = date(year, 3 * q - 2, 1)
+            end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
+            return Period(code, "quarter", start, end)
+        month = int(part)
+        if day is None:
+            start = date(year, month, 1)
+            return Period(code, "month", start, start + timedelta(days=calendar.monthrange(year, month)[1]))
+        start = date(year, month, int(day))
+        return Period(code, "day", start, start + timedelta(days=1))
+    except ValueError as exc:
+        raise ValidationProblem(f"Kỳ báo cáo không hợp lệ: {code!r}.") from exc
+
+
+def period_of(day: date, frequency: str) -> str:
+    """The code of the ``frequency`` period that contains ``day``."""
+    if frequency == "year":
+        return f"{day.year}"
+    if frequency == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    if frequency == "month":
+        return f"{day.year}-{day.month:02d}"
+    return day.isoformat()
+
+
+# ------------------------------------------------------------------------------------------ sources
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a data source is asked for: the KPI, the period and the area (``org`` ``None`` = province)."""
+
+    kpi: KpiDefinition
+    period: Period
+    org: Any
+
+
+DataSource = Callable[[Session, SourceContext], float | None]
+SOURCES: dict[str, DataSource] = {}
+SOURCE_LABELS: dict[str, str] = {}
+
+
+def data_source(name: str, label: str) -> Callable[[DataSource], DataSource]:
+    """Register a data source under a dotted ``name`` usable in formulas (``label``: Vietnamese description)."""
+
+    def deco(fn: DataSource) -> DataSource:
+        SOURCES[name] = fn
+        SOURCE_LABELS[name] = label
+        return fn
+
+    return deco
+
+
+def _match(entries: list[dict[str, Any]], period: str, org_code: str | None) -> float | None:
+    """The entry value for (period, org), falling back to the whole province, then to ``*`` periods."""
+    for p in (period, "*"):
+        for o in ((org_code, None) if org_code else (None,)):
+            for e in entries or []:
+                if str(e.get("period")) == p and (e.get("org") or None) == o and e.get("value") is not None:
+                    return float(e["value"])
+    return None
+
+
+@data_source("reference", "Giá trị tham chiếu ghi trong định nghĩa (số liệu báo cáo, kế hoạch)")
+def _reference(session: Session, ctx: SourceContext) -> float | None:
+    return _match(ctx.kpi.reference, ctx.period.code, ctx.org.code if ctx.org is not None else None)
+
+
+def _daily(metric: str) -> DataSource:
+    def read(session: Session, ctx: SourceContext) -> float | None:
+        stmt = select(func.coalesce(func.sum(DailyCount.count), 0)).where(
+            DailyCount.metric == metric, DailyCount.day >= ctx.period.start, DailyCount.day < ctx.period.end
+        )
+        if ctx.org is not None:
+            stmt = stmt.where(DailyCount.org_path.startswith(ctx.org.path))
+        return float(session.scalar(stmt) or 0)
+
+    return read
+
+
+for _metric, _label in {
+    "dossiers.received": "Hồ sơ TTHC tiếp nhận",
+    "dossiers.received_online": "Hồ sơ TTHC tiếp nhận trực tuyến",
+    "dossiers.finished": "Hồ sơ TTHC đã giải quyết",
+    "dossiers.finished_on_time": "Hồ sơ TTHC giải quyết đúng hạn",
+    "reports.received": "Phản ánh của người dân tiếp nhận",
+    "reports.resolved": "Phản ánh của người dân đã xử lý",
+}.items():
+    data_source(_metric, _label)(_daily(_metric.replace(".", "_", 1)))
+
+
+def _incidents(ctx: SourceContext, column: Any) -> Any:
+    stmt = select(func.count()).select_from(Incident).where(column >= ctx.period.since, column < ctx.period.until)
+    if ctx.org is not None:
+        stmt = stmt.where(Incident.org_path.startswith(ctx.org.path))
+    return stmt
+
+
+@data_source("incidents.opened", "Sự cố phát sinh trong kỳ")
+def _incidents_opened(session: Session, ctx: SourceContext) -> float | None:
+    return float(session.scalar(_incidents(ctx, Incident.opened_at)) or 0)
+
+
+@data_source("incidents.resolved", "Sự cố xử lý xong trong kỳ")
+def _incidents_resolved(session: Session, ctx: SourceContext) -> float | None:
+    return float(session.scalar(_incidents(ctx, Incident.resolved_at)) or 0)
+
+
+@data_source("incidents.critical", "Sự cố nghiêm trọng phát sinh trong kỳ")
+def _incidents_critical(session: Session, ctx: SourceContext) -> float | None:
+    return float(session.scalar(_incidents(ctx, Incident.opened_at).where(Incident.severity == "critical")) or 0)
+
+
+# ------------------------------------------------------------------------------------------ formulas
+
+_BINOPS: dict[type, Callable[[float, float], float]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+}
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else None
+    return None
+
+
+def parse_formula(formula: str) -> tuple[ast.Expression, set[str]]:
+    """Check ``formula`` and return its tree and the data-source names it uses.
+
+    Allowed: numbers, registered source names, ``+ - * /``, unary minus and brackets. Anything else
+    (function calls, unknown names, comparisons …) raises :class:`ValidationProblem` with the reason.
+    """
+    try:
+        tree = ast.parse(formula or "", mode="eval")
+    except SyntaxError as exc:
+        raise ValidationProblem(f"Công thức không hợp lệ: {exc.msg}.") from exc
+    names: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Expression):
+            visit(node.body)
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            visit(node.left)
+            visit(node.right)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            visit(node.operand)
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            pass
+        elif (name := _dotted(node)) is not None:
+            if name not in SOURCES:
+                raise ValidationProblem(f"Nguồn dữ liệu không tồn tại trong công thức: {name}.")
+            names.add(name)
+        else:
+            raise ValidationProblem("Công thức chỉ được dùng số, tên nguồn dữ liệu, + - * / và dấu ngoặc.")
+
+    visit(tree)
+    return tree, names
+
+
+def evaluate(formula: str, values: dict[str, float | None]) -> float | None:
+    """Evaluate ``formula`` with the source ``values``; ``None`` when a source has no value or on division by 0."""
+    tree, _ = parse_formula(formula)
+
+    def ev(node: ast.AST) -> float | None:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.BinOp):
+            a, b = ev(node.left), ev(node.right)
+            if a is None or b is None or (isinstance(node.op, ast.Div) and b == 0):
+                return None
+            return _BINOPS[type(node.op)](a, b)
+        if isinstance(node, ast.UnaryOp):
+            v = ev(node.operand)
+            return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        return values.get(_dotted(node) or "")
+
+    return ev(tree)
+
+
+# ------------------------------------------------------------------------------------------ status
+
+
+def status_of(value: float | None, target: float | None, direction: str, amber_band: float) -> str:
+    """``green`` when ``value`` meets ``target`` in the KPI's ``direction``; ``amber`` when it misses by at most
+    ``amber_band`` × |target|; ``red`` otherwise; ``none`` without a value or a target."""
+    if value is None or target is None:
+        return "none"
+    band = abs(target) * max(amber_band, 0.0)
+    if direction == "down":
+        return "green" if value <= target else ("amber" if value <= target + band else "red")
+    return "green" if value >= target else ("amber" if value >= target - band else "red")
+
+
+# ------------------------------------------------------------------------------------------ writes
+
+_FIELDS = ("name", "name_en", "group", "unit", "direction", "frequency", "owner", "formula", "targets", "reference",
+           "amber_band", "source_note")
+
+
+def _validate(data: dict[str, Any]) -> None:
+    if data.get("direction") not in ("up", "down"):
+        raise ValidationProblem("direction phải là 'up' hoặc 'down'.")
+    if data.get("frequency") not in FREQUENCIES:
+        raise ValidationProblem(f"frequency phải là một trong {', '.join(FREQUENCIES)}.")
+    parse_formula(str(data.get("formula", "")))
+    for key in ("targets", "reference"):
+        for e in data.get(key) or []:
+            if str(e.get("period")) != "*":
+                parse_period(str(e.get("period")))
+
+
+def define_kpi(session: Session, *, actor: Actor, code: str, data: dict[str, Any]) -> KpiDefinition:
+    """Create or change the KPI ``code`` from ``data`` (the fields of :class:`KpiDefinition`).
+
+    Checks the direction, frequency, formula (only registered sources) and the periods of targets and
+    reference values; writes an audit row and publishes ``operations.kpi.defined``.
+    """
+    _validate(data)
+    row = session.get(KpiDefinition, code)
+    created = row is None
+    if row is None:
+        row = KpiDefinition(code=code)
+        session.add(row)
+    for f in _FIELDS:
+        if f in data:
+            setattr(row, f, data[f])
+    row.updated_at = now()
+    session.flush()
+    audit.record(session, actor=actor, action="operations.kpi.defined", object_type="operations.kpi",
+                 object_id=code, data={"created": created, "formula": row.formula, "targets": row.targets})
+    bus.publish(session, "operations.kpi.defined", {"code": code, "created": created}, key=code)
+    return row
+
+
+def bundled_definitions() -> list[dict[str, Any]]:
+    """Every KPI definition shipped in ``kpi_data/*.json`` (each file holds a list of definitions)."""
+    out: list[dict[str, Any]] = []
+    for path in sorted(DATA_DIR.glob("*.json")):
+        out.extend(json.loads(path.read_text(encoding="utf-8")))
+    return out
+
+
+def load_definitions(session: Session, *, actor: Actor, overwrite: bool = False) -> int:
+    """Load the bundled definitions; existing ones are kept unless ``overwrite`` (admins may have edited them).
+
+    Returns how many were written.
+    """
+    n = 0
+    for d in bundled_definitions():
+        if overwrite or session.get(KpiDefinition, d["code"]) is None:
+            define_kpi(session, actor=actor, code=d["code"], data={k: v for k, v in d.items() if k != "code"})
+            n += 1
+    return n
+
+
+def get_definition(session: Session, code: str) -> KpiDefinition:
+    """The KPI ``code``, or :class:`NotFound`."""
+    row = session.get(KpiDefinition, code)
+    if row is None:
+        raise NotFound("Không tìm thấy chỉ số.")
+    return row
+
+
+def compute_kpi(session: Session, *, actor: Actor, code: str, period: str, org_id: str | None = None) -> KpiValue:
+    """Compute KPI ``code`` for ``period`` in the area ``org_id`` (``None`` = province) and store the value.
+
+    Reads every source of the formula, evaluates it, finds the target, sets the status, compares it with
+    the area's previous value and, when it got worse, marks an alarm and publishes
+    ``operations.kpi.alarm``. Always writes an audit row and publishes ``operations.kpi.computed``.
+    """
+    kpi = get_definition(session, code)
+    per = parse_period(period)
+    org = None
+    if org_id:
+        org = identity.get_org(session, org_id)
+        if org is None:
+            raise NotFound("Không tìm thấy đơn vị.")
+    ctx = SourceContext(kpi=kpi, period=per, org=org)
+    _, names = parse_formula(kpi.formula)
+    values = {n: SOURCES[n](session, ctx) for n in sorted(names)}
+    value = evaluate(kpi.formula, values)
+    value = None if value is None else round(value, 4)
+    target = _match(kpi.targets, per.code, org.code if org is not None else None)
+    status = status_of(value, target, kpi.direction, kpi.amber_band)
+    key_org = org.id if org is not None else ""
+    prev = session.scalars(
+        select(KpiValue).where(KpiValue.kpi_code == code, KpiValue.org_id == key_org, KpiValue.period < per.code)
+        .order_by(KpiValue.period.desc()).limit(1)
+    ).first()
+    previous_status = prev.status if prev is not None else "none"
+    alarm = STATUS_RANK[status] > STATUS_RANK[previous_status]
+    row = session.scalars(
+        select(KpiValue).where(KpiValue.kpi_code == code, KpiValue.org_id == key_org, KpiValue.period == per.code)
+    ).first()
+    if row is None:
+        row = KpiValue(kpi_code=code, period=per.code, org_id=key_org)
+        session.add(row)
+    row.org_path = org.path if org is not None else ""
+    row.value, row.target, row.status, row.alarm, row.computed_at = value, target, status, alarm, now()
+    session.flush()
+    payload = {"code": code, "name": kpi.name, "period": per.code, "org_id": key_org, "value": value,
+               "target": target, "status": status, "previous_status": previous_status}
+    audit.record(session, actor=actor, action="operations.kpi.computed", object_type="operations.kpi",
+                 object_id=code, data={**payload, "sources": values}, org_path=row.org_path or None)
+    bus.publish(session, "operations.kpi.computed", payload, key=code)
+    if alarm:
+        bus.publish(session, "operations.kpi.alarm", payload, key=code)
+    return row
+
+
+# ------------------------------------------------------------------------------------------ reads
+
+
+def visible(actor: Actor, org_path: str) -> bool:
+    """Province-wide values (no area) are visible to every analytics reader; an area's only in scope."""
+    return org_path == "" or actor.can(READ, org_path)
+
+
+def definitions(session: Session) -> list[KpiDefinition]:
+    """Every KPI definition, by group then code."""
+    return list(session.scalars(select(KpiDefinition).order_by(KpiDefinition.group, KpiDefinition.code)))
+
+
+def history(session: Session, actor: Actor, code: str, *, org_id: str = "") -> list[KpiValue]:
+    """The stored values of ``code`` for one area (``""`` = province), oldest period first."""
+    rows = session.scalars(
+        select(KpiValue).where(KpiValue.kpi_code == code, KpiValue.org_id == org_id).order_by(KpiValue.period)
+    ).all()
+    return [r for r in rows if visible(actor, r.org_path)]
+
+
+def tiles(session: Session, actor: Actor, *, org_id: str = "") -> list[dict[str, Any]]:
+    """One tile per KPI for an area: definition, latest value, target, status, trend and the last 12 values."""
+    defs = definitions(session)
+    rows = session.scalars(select(KpiValue).where(KpiValue.org_id == org_id).order_by(KpiValue.period)).all()
+    by_code: dict[str, list[KpiValue]] = {}
+    for r in rows:
+        if visible(actor, r.org_path):
+            by_code.setdefault(r.kpi_code, []).append(r)
+    out = []
+    for d in defs:
+        vals = by_code.get(d.code, [])
+        last = vals[-1] if vals else None
+        prev = vals[-2] if len(vals) > 1 else None
+        trend = None
+        if last is not None and prev is not None and last.value is not None and prev.value is not None:
+            trend = "up" if last.value > prev.value else ("down" if last.value < prev.value else "flat")
+        out.append({"definition": d, "last": last, "trend": trend, "spark": [v.value for v in vals[-12:]]})
+    return out
+
+
+# ------------------------------------------------------------------------------------------ manifest parts
+
+PERMISSIONS = {
+    READ: "Xem chỉ số KPI, bản đồ điểm nóng và dự báo của Trung tâm điều hành",
+    MANAGE: "Định nghĩa chỉ số KPI (công thức, mục tiêu) và tính giá trị theo kỳ",
+}
+ROLE_GRANTS = {
+    "provincial_leader": [READ],
+    "department_leader": [READ],
+    "district_leader": [READ],
+    "ioc_operator": [READ],
+    "data_officer": [READ, MANAGE],
+}
+
+
+# ------------------------------------------------------------------------------------------ demo
+
+DEMO_SEED = 20221231
+# Places where demo incidents gather (lat, lon, spread in degrees, weight, first month it starts, 0 = always):
+# the city centre, the Chí Linh industrial area (growing), a flood-prone stretch in Ninh Giang (recent).
+DEMO_CLUSTERS = [
+    (20.9400, 106.3300, 0.010, 0.22, 0),
+    (21.1120, 106.3950, 0.008, 0.12, 5),
+    (20.7300, 106.3900, 0.006, 0.08, 10),
+]
+DEMO_CATEGORIES = ["road_damage", "environment_waste", "flooding", "traffic_accident", "public_order", "air_pollution"]
+
+
+def _demo_history(session: Session, *, count: int = 3000) -> int:
+    """Bulk-insert a year of closed historical incidents (imported records, no timeline) for the analytics."""
+    import random
+
+    from sqlalchemy import insert
+
+    if session.scalar(select(func.count()).select_from(Incident).where(Incident.source == "history")):
+        return 0
+    rnd = random.Random(DEMO_SEED)  # noqa: S311 - demo data, not security
+    districts = {}
+    from smartprovince.operations.demo import DISTRICTS
+
+    for code in DISTRICTS:
+        org = identity.get_org_by_code(session, code)
+        if org is not None:
+            districts[code] = org
+    if not districts:
+        return 0
+    end = now()
+    rows = []
+    for _ in range(count):
+        age_days = rnd.uniform(0, 365)
+        month_index = int((365 - age_days) / 30.4)
+        r = rnd.random()
+        acc = 0.0
+        lat = lon = None
+        for clat, clon, spread, weight, first in DEMO_CLUSTERS:
+            acc += weight
+            if r < acc:
+                if month_index >= first:
+                    lat, lon = rnd.gauss(clat, spread), rnd.gauss(clon, spread)
+                break
+        code = rnd.choice(list(districts))
+        if lat is None:
+            dlat, dlon, _ = DISTRICTS[code]
+            lat, lon = dlat + rnd.uniform(-0.05, 0.05), dlon + rnd.uniform(-0.05, 0.05)
+        else:
+            code = min(DISTRICTS, key=lambda c: (DISTRICTS[c][0] - lat) ** 2 + (DISTRICTS[c][1] - lon) ** 2)
+            code = code if code in districts else next(iter(districts))
+        opened = end - timedelta(days=age_days)
+        # Weekends are quieter: a weekly rhythm the seasonal forecast should find.
+        if opened.astimezone(VN_TZ).weekday() >= 5 and rnd.random() < 0.4:
+            opened -= timedelta(days=2)
+        resolved = opened + timedelta(hours=rnd.uniform(1, 72))
+        org = districts[code]
+        rows.append({
+            "id": new_id(), "title": "Sự cố đã xử lý (dữ liệu lịch sử)", "description": "", "source": "history",
+            "category": rnd.choice(DEMO_CATEGORIES), "severity": rnd.choice(["low", "medium", "medium", "high"]),
+            "status": "closed", "lat": lat, "lon": lon, "address": f"{DISTRICTS[code][2]}, Hải Dương",
+            "org_id": org.id, "org_path": org.path, "dedup_key": None, "escalations": 0, "opened_at": opened,
+            "acknowledged_at": opened + timedelta(minutes=20), "resolved_at": resolved,
+            "closed_at": resolved + timedelta(hours=1), "updated_at": resolved + timedelta(hours=1),
+        })
+    session.execute(insert(Incident), rows)
+    return len(rows)
+
+
+def load_demo(db: Any, settings: Any, progress: Callable[..., Any]) -> None:
+    """Demo analytics: the bundled KPI definitions, a year of historical incidents (for hotspots and
+    forecasts), and the KPI values: reference figures for their periods, computed ones for 12 months."""
+    from smartprovince.core.security import SYSTEM
+
+    progress("Chỉ số KPI và dữ liệu phân tích", None, None)
+    with db.session() as s:
+        load_definitions(s, actor=SYSTEM)
+        _demo_history(s)
+    today = now().astimezone(VN_TZ).date()
+    months = []
+    d = today.replace(day=1)
+    for _ in range(12):
+        d = (d - timedelta(days=1)).replace(day=1)
+        months.append(period_of(d, "month"))
+    months.reverse()
+    defs = bundled_definitions()
+    for n, kd in enumerate(defs, start=1):
+        progress("Chỉ số KPI và dữ liệu phân tích", n, len(defs))
+        periods = sorted({str(e["period"]) for e in kd.get("reference", []) if e.get("period") != "*"})
+        if kd["frequency"] == "month" and kd["formula"] != "reference":
+            periods = months
+        with db.session() as s:
+            for p in periods:
+                compute_kpi(s, actor=SYSTEM, code=kd["code"], period=p)
+
+
+def with_demo(first: Callable[..., Any] | None) -> Callable[..., Any]:
+    """The module's demo hook: ``first`` (the incidents' own demo), then the analytics demo."""
+
+    def load(db: Any, settings: Any, progress: Callable[..., Any]) -> None:
+        if first is not None:
+            first(db, settings, progress)
+        load_demo(db, settings, progress)
+
+    return load
