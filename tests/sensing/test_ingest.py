@@ -1,0 +1,143 @@
+"""Ingestion behaviour: threshold alerts with hysteresis and deduplication, events, rollups, retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from smartprovince.core.bus import OutboxEvent
+from smartprovince.core.db import Database
+from smartprovince.core.security import SYSTEM
+from smartprovince.sensing import ingest, service
+from smartprovince.sensing.models import Alert, Observation, Rollup
+from smartprovince.sensing.sta import SETS
+
+from .conftest import STA, THING, create_thing
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _post(client: Any, headers: dict[str, str], ds: int, values: list[float], start: int = 0) -> None:
+    rows = [[(T0 + timedelta(minutes=10 * (start + i))).isoformat(), v] for i, v in enumerate(values)]
+    r = client.post(f"{STA}/CreateObservations", headers=headers,
+                    json=[{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+                           "dataArray": rows}])
+    assert r.status_code == 201, r.text
+
+
+def _events(db: Database, prefix: str) -> list[dict[str, Any]]:
+    with db.session() as s:
+        rows = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic.like(f"{prefix}%")).order_by(
+            OutboxEvent.occurred_at, OutboxEvent.id))
+        return [{"topic": e.topic, **e.payload} for e in rows]
+
+
+def test_alarm_levels_raise_once_and_clear_with_hysteresis(client, writer, database) -> None:  # type: ignore[no-untyped-def]
+    thing = create_thing(client, writer)
+    ds = thing["Datastreams"][0]["@iot.id"]
+    prop = client.get(f"{STA}/Datastreams({ds})/ObservedProperty").json()["@iot.id"]
+    r = client.post("/api/v1/sensing/thresholds", headers=writer, json={
+        "name": "Báo động II", "observed_property_id": prop, "thing_id": thing["@iot.id"], "kind": "above",
+        "value": 5.0, "clear_value": 4.8, "level": "Báo động II", "severity": "warning"})
+    assert r.status_code == 201, r.text
+    _post(client, writer, ds, [4.0, 5.1, 5.4, 4.9, 5.2])  # crosses once; 4.9 is inside the hysteresis band
+    alerts = client.get("/api/v1/sensing/alerts?state=active", headers=writer).json()["items"]
+    assert len(alerts) == 1
+    assert alerts[0]["trigger_value"] == 5.1 and alerts[0]["peak_value"] == 5.4 and alerts[0]["last_value"] == 5.2
+    _post(client, writer, ds, [4.7, 5.3], start=5)  # 4.7 < 4.8 clears; 5.3 raises a new alert
+    items = client.get("/api/v1/sensing/alerts", headers=writer).json()["items"]
+    assert sorted(a["state"] for a in items) == ["active", "cleared"]
+    topics = [e["topic"] for e in _events(database, "sensing.alert.")]
+    assert topics == ["sensing.alert.raised", "sensing.alert.cleared", "sensing.alert.raised"]
+    raised = _events(database, "sensing.alert.raised")[0]
+    assert raised["thing"] == THING["name"] and raised["level"] == "Báo động II"
+    assert raised["coordinates"] == [106.3146, 20.9373] and raised["unit"] == "µg/m³"
+
+
+def test_below_and_rate_of_change_rules(client, writer) -> None:  # type: ignore[no-untyped-def]
+    thing = create_thing(client, writer)
+    ds = thing["Datastreams"][0]["@iot.id"]
+    prop = client.get(f"{STA}/Datastreams({ds})/ObservedProperty").json()["@iot.id"]
+    for rule in ({"name": "Sắp đầy", "kind": "below", "value": 10, "clear_value": 20},
+                 {"name": "Lên nhanh", "kind": "rate", "value": 5, "clear_value": 2, "window_minutes": 30}):
+        assert client.post("/api/v1/sensing/thresholds", headers=writer,
+                           json={"observed_property_id": prop, **rule}).status_code == 201
+    _post(client, writer, ds, [30, 15, 9, 12, 18, 25, 26, 27, 27, 27, 27])
+    items = client.get("/api/v1/sensing/alerts", headers=writer).json()["items"]
+    by_name = {a["threshold"]: a for a in items}
+    assert by_name["Sắp đầy"]["state"] == "cleared" and by_name["Sắp đầy"]["peak_value"] == 9
+    # 9 → 25 rises 16 within 30 minutes: raised; flat at 27 for 30 minutes: the rise drops under 2, cleared
+    assert by_name["Lên nhanh"]["state"] == "cleared"
+    bad = client.post("/api/v1/sensing/thresholds", headers=writer,
+                      json={"name": "x", "observed_property_id": prop, "kind": "above", "value": 5, "clear_value": 6})
+    assert bad.status_code == 422
+
+
+def test_rollups_follow_ingestion_and_retention_keeps_them(client, writer, database) -> None:  # type: ignore[no-untyped-def]
+    thing = create_thing(client, writer)
+    ds = thing["Datastreams"][0]["@iot.id"]
+    _post(client, writer, ds, [float(i) for i in range(12)])  # two hours, 6 values each
+    series = client.get(f"/api/v1/sensing/datastreams/{ds}/series?period=hour&from=2026-03-01T00:00:00Z"
+                        "&to=2026-03-01T03:00:00Z").json()
+    assert [(p["count"], p["mean"], p["min"], p["max"]) for p in series["points"]] == [(6, 2.5, 0, 5), (6, 8.5, 6, 11)]
+    with database.session() as s:
+        assert ingest.purge_raw(s, actor=SYSTEM, older_than=T0 + timedelta(hours=1)) == 6
+    assert client.get(f"{STA}/Observations?$count=true&$top=0").json()["@iot.count"] == 6
+    assert len(client.get(f"/api/v1/sensing/datastreams/{ds}/series?period=hour&from=2026-03-01T00:00:00Z"
+                          "&to=2026-03-01T03:00:00Z").json()["points"]) == 2
+    assert client.get(f"/api/v1/sensing/datastreams/{ds}/series?period=minute&from=2026-03-01T00:00:00Z"
+                      "&to=2026-03-10T00:00:00Z").status_code == 400
+
+
+def _new_stream(db: Database) -> int:
+    with db.session() as s:
+        body = {**THING, "Locations": []}
+        thing = service.create_entity(s, actor=SYSTEM, es=SETS["Things"], body=body)
+        return thing.datastreams[0].id
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(values=st.lists(st.floats(min_value=0, max_value=100, allow_nan=False), min_size=1, max_size=30),
+       split=st.integers(min_value=0, max_value=30),
+       minutes=st.lists(st.integers(min_value=0, max_value=180), min_size=30, max_size=30))
+def test_rollups_and_alerts_match_a_model_whatever_the_batches(database, values, split, minutes) -> None:  # type: ignore[no-untyped-def]
+    """Stored in two batches in any time order, the hour rollups equal the raw aggregates, and the
+    alert history equals a simple reference state machine run over the values in time order."""
+    ds = _new_stream(database)
+    with database.session() as s:
+        prop = s.scalar(sa.text("select observed_property_id from sensing_datastream where id = :d"), {"d": ds})
+        service.create_threshold(s, actor=SYSTEM, name="r", observed_property_id=prop, kind="above", value=60,
+                                 clear_value=40)
+    # distinct times so that "time order" is well defined
+    times = [T0 + timedelta(minutes=m, seconds=i) for i, m in enumerate(minutes[: len(values)])]
+    obs = [ingest.ObservationIn(datastream_id=ds, phenomenon_time=t, result=v)
+           for t, v in zip(times, values, strict=False)]
+    first, second = sorted(obs[:split], key=lambda o: o.phenomenon_time), sorted(obs[split:],
+                                                                                   key=lambda o: o.phenomenon_time)
+    for batch in (first, second):
+        with database.session() as s:
+            ingest.store_observations(s, actor=SYSTEM, observations=batch)
+    with database.session() as s:
+        roll = {r.start: (r.count, round(r.total, 6), r.minimum, r.maximum) for r in s.scalars(
+            sa.select(Rollup).where(Rollup.datastream_id == ds, Rollup.period == "hour"))}
+        raw: dict[datetime, list[float]] = {}
+        for o in s.scalars(sa.select(Observation).where(Observation.datastream_id == ds)):
+            raw.setdefault(o.phenomenon_time.replace(minute=0, second=0), []).append(o.result_number)
+        assert roll == {k: (len(v), round(sum(v), 6), min(v), max(v)) for k, v in raw.items()}
+        alerts = list(s.scalars(sa.select(Alert).where(Alert.datastream_id == ds).order_by(Alert.id)))
+    # reference model over each batch in time order (batches arrive one after the other)
+    expected, active = [], False
+    for o in first + second:
+        if not active and o.result >= 60:
+            active = True
+            expected.append([o.result, None])
+        elif active and o.result < 40:
+            active = False
+            expected[-1][1] = o.result
+    assert [a.trigger_value for a in alerts] == [e[0] for e in expected]
+    assert [a.state for a in alerts] == ["cleared" if e[1] is not None else "active" for e in expected]
+    assert sum(a.state == "active" for a in alerts) <= 1  # never two open alerts for one rule and stream
