@@ -83,7 +83,8 @@ def get_report(ref: str, session: DbSession,
     return queries.public_view(session, queries.public_report(session, ref))
 
 
-@router.get("/map", summary="Reports as GeoJSON for the public map")
+@router.get("/map", summary="Reports as GeoJSON for the public map",
+            responses={200: {"description": "A GeoJSON FeatureCollection", "content": {"application/json": {}}}})
 def map_geojson(
     session: DbSession,
     bbox: str | None = Query(None, max_length=100, description="west,south,east,north (WGS84)"),
@@ -91,7 +92,7 @@ def map_geojson(
     status: Literal["open", "closed", "submitted", "accepted", "in_progress", "resolved"] | None = None,
     limit: int = Query(5000, ge=1, le=20000),
     _: Actor = Depends(public("the public map shows reports without the reporter's contact")),
-) -> dict[str, Any]:
+) -> Response:
     box = None
     if bbox:
         try:
@@ -101,7 +102,8 @@ def map_geojson(
         if len(parts) != 4:
             raise ValidationProblem("bbox must be four numbers: west,south,east,north")
         box = (parts[0], parts[1], parts[2], parts[3])
-    return queries.geojson(session, queries.public_query(category=category, status=status, bbox=box), limit=limit)
+    body = queries.geojson(session, category=category, status=status, bbox=box, limit=limit)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/media/{media_id}", summary="A report photo (metadata removed)",

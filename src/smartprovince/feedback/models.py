@@ -47,6 +47,9 @@ class Report(Base):
     duplicate_of_id: Mapped[str | None] = mapped_column(String(32))
     status_note: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[int | None] = mapped_column(Integer)
+    # Hours from receipt to acknowledgement / resolution, kept when they happen so statistics are plain sums.
+    ack_hours: Mapped[float | None] = mapped_column(Float)
+    resolve_hours: Mapped[float | None] = mapped_column(Float)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)

@@ -168,9 +168,8 @@ def worklist_page(request: Request, session: DbSession, params: CursorParams = D
 def stats_page(request: Request, session: DbSession,
                actor: Actor = Depends(require("feedback.stats.read"))) -> Response:
     """Thống kê phản ánh — per unit and per category."""
-    return render(request, "feedback/stats.html", _ctx(
-        request, by_unit=queries.statistics(session, actor, by="unit"),
-        by_category=queries.statistics(session, actor, by="category")))
+    by_unit, by_category = queries.statistics_both(session, actor)
+    return render(request, "feedback/stats.html", _ctx(request, by_unit=by_unit, by_category=by_category))
 
 
 @router.get("/console/feedback/{report_id}")

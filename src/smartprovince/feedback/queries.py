@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -76,11 +77,9 @@ def worklist_query(actor: Actor, *, status: str | None = None, category: str | N
     return stmt
 
 
-def public_query(*, category: str | None = None, status: str | None = None,
-                 bbox: tuple[float, float, float, float] | None = None, since: datetime | None = None,
-                 until: datetime | None = None) -> Select[Any]:
-    """Reports for the public map and Open311 lists (all statuses unless filtered)."""
-    stmt = select(Report)
+def _public_filters(stmt: Any, *, category: str | None = None, status: str | None = None,
+                    bbox: tuple[float, float, float, float] | None = None, since: datetime | None = None,
+                    until: datetime | None = None) -> Any:
     if category:
         stmt = stmt.where(Report.category_code.in_([c for c in category.split(",") if c]))
     if status == "open":
@@ -97,6 +96,11 @@ def public_query(*, category: str | None = None, status: str | None = None,
     if until is not None:
         stmt = stmt.where(Report.created_at <= until)
     return stmt
+
+
+def public_query(**filters: Any) -> Select[Any]:
+    """Reports for the public lists and Open311 (filters: category, status, bbox, since, until)."""
+    return _public_filters(select(Report), **filters)
 
 
 def timeline(session: Session, report_id: str) -> list[ReportActivity]:
@@ -124,16 +128,19 @@ def merged_children(session: Session, report_id: str) -> list[Report]:
     return list(session.scalars(select(Report).where(Report.merged_into_id == report_id).order_by(Report.created_at)))
 
 
-def geojson(session: Session, stmt: Select[Any], *, limit: int = 5000) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection (public fields only) of the reports of ``stmt`` that have a point."""
+def geojson(session: Session, *, limit: int = 5000, **filters: Any) -> bytes:
+    """A GeoJSON FeatureCollection (public fields only, newest first, at most ``limit``) as JSON bytes.
+
+    Serialised with orjson directly: the map asks for thousands of points and the generic encoder of
+    the web framework is several times slower.
+    """
     cols = select(Report.id, Report.code, Report.category_code, Report.status, Report.lat, Report.lon,
-                  Report.created_at).where(Report.lat.is_not(None))
-    cols = cols.where(Report.id.in_(stmt.with_only_columns(Report.id).scalar_subquery())) if stmt is not None else cols
-    rows = session.execute(cols.order_by(Report.created_at.desc()).limit(limit)).all()
+                  Report.created_at).where(Report.lat.is_not(None), Report.merged_into_id.is_(None))
+    rows = session.execute(_public_filters(cols, **filters).order_by(Report.created_at.desc()).limit(limit)).all()
     feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
               "properties": {"id": r.id, "code": r.code, "category": r.category_code, "status": r.status,
-                             "created_at": r.created_at.isoformat()}} for r in rows]
-    return {"type": "FeatureCollection", "features": feats}
+                             "created_at": r.created_at}} for r in rows]
+    return orjson.dumps({"type": "FeatureCollection", "features": feats})
 
 
 # --------------------------------------------------------------------------------- statistics
@@ -158,10 +165,57 @@ class StatRow:
     mean_hours_to_resolve: float | None
 
 
-def _hours_expr(session: Session, later: Any, earlier: Any) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 24.0
-    return func.extract("epoch", later - earlier) / 3600.0
+def _stat_rows(session: Session, actor: Actor, since: datetime | None, until: datetime | None) -> list[Any]:
+    """One scan: sums and counts per (unit, category); the callers add them up per unit or per category."""
+    handled = Report.status.in_(lifecycle.DONE_STATUSES)
+    stmt = select(
+        Report.unit_id, Report.category_code,
+        func.count().label("total"),
+        func.sum(case((handled, 1), else_=0)).label("handled"),
+        func.sum(case((handled & (Report.resolved_at <= Report.due_at), 1), else_=0)).label("on_time"),
+        func.count(Report.rating).label("rated"),
+        func.sum(case((Report.rating >= 4, 1), else_=0)).label("satisfied"),
+        func.sum(Report.rating).label("rating_sum"),
+        func.sum(Report.ack_hours).label("ack_sum"), func.count(Report.ack_hours).label("ack_n"),
+        func.sum(Report.resolve_hours).label("res_sum"), func.count(Report.resolve_hours).label("res_n"),
+    ).where(Report.merged_into_id.is_(None)).group_by(Report.unit_id, Report.category_code)
+    scope = _scope_filter(actor, "feedback.stats.read")
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if since is not None:
+        stmt = stmt.where(Report.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Report.created_at <= until)
+    return list(session.execute(stmt).all())
+
+
+def _fold(session: Session, rows: list[Any], by: str) -> list[StatRow]:
+    sums: dict[str, list[float]] = {}
+    for r in rows:
+        key = r.unit_id if by == "unit" else r.category_code
+        acc = sums.setdefault(key, [0.0] * 11)
+        for i, v in enumerate((r.total, r.handled, r.on_time, r.rated, r.satisfied, r.rating_sum, r.ack_sum,
+                               r.ack_n, r.res_sum, r.res_n)):
+            acc[i] += float(v or 0)
+    if by == "unit":
+        names: dict[str, str] = dict(session.execute(
+            select(identity.Organisation.id, identity.Organisation.name)
+            .where(identity.Organisation.id.in_(list(sums)))).all()) if sums else {}
+    else:
+        names = {c.code: c.name for c in categories.all_categories()}
+
+    def ratio(a: float, b: float, digits: int = 4) -> float | None:
+        return round(a / b, digits) if b else None
+
+    out = []
+    for key, (total, done, on_time, rated, sat, rating_sum, ack_sum, ack_n, res_sum, res_n, _) in sums.items():
+        out.append(StatRow(
+            key=str(key), name=names.get(key, str(key)), total=int(total), handled=int(done), on_time=int(on_time),
+            rated=int(rated), satisfied=int(sat), handled_rate=ratio(done, total), on_time_rate=ratio(on_time, done),
+            satisfaction_rate=ratio(sat, rated), mean_rating=ratio(rating_sum, rated, 2),
+            mean_hours_to_acknowledge=ratio(ack_sum, ack_n, 2), mean_hours_to_resolve=ratio(res_sum, res_n, 2)))
+    out.sort(key=lambda s: (-s.total, s.name))
+    return out
 
 
 def statistics(session: Session, actor: Actor, *, by: str = "unit", since: datetime | None = None,
@@ -171,52 +225,14 @@ def statistics(session: Session, actor: Actor, *, by: str = "unit", since: datet
     Handled = resolved or closed. On time = resolved before the deadline. Satisfied = rating 4 or 5.
     Merged duplicates are not counted (their main report is). Only reports the actor may read.
     """
-    key_col = Report.unit_id if by == "unit" else Report.category_code
-    handled = Report.status.in_(lifecycle.DONE_STATUSES)
-    stmt = select(
-        key_col.label("key"),
-        func.count().label("total"),
-        func.sum(case((handled, 1), else_=0)).label("handled"),
-        func.sum(case((handled & (Report.resolved_at <= Report.due_at), 1), else_=0)).label("on_time"),
-        func.sum(case((Report.rating.is_not(None), 1), else_=0)).label("rated"),
-        func.sum(case((Report.rating >= 4, 1), else_=0)).label("satisfied"),
-        func.avg(Report.rating).label("mean_rating"),
-        func.avg(_hours_expr(session, Report.acknowledged_at, Report.created_at)).label("ack"),
-        func.avg(_hours_expr(session, Report.resolved_at, Report.created_at)).label("res"),
-    ).where(Report.merged_into_id.is_(None)).group_by(key_col)
-    scope = _scope_filter(actor, "feedback.stats.read")
-    if scope is not None:
-        stmt = stmt.where(scope)
-    if since is not None:
-        stmt = stmt.where(Report.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(Report.created_at <= until)
-    rows = session.execute(stmt).all()
-    names: dict[str, str] = {}
-    if by == "unit":
-        ids = [r.key for r in rows]
-        if ids:
-            names = dict(session.execute(select(identity.Organisation.id, identity.Organisation.name)
-                                         .where(identity.Organisation.id.in_(ids))).all())
-    else:
-        names = {c.code: c.name for c in categories.all_categories()}
+    return _fold(session, _stat_rows(session, actor, since, until), by)
 
-    def rate(a: int, b: int) -> float | None:
-        return round(a / b, 4) if b else None
 
-    out = []
-    for r in rows:
-        total, done, on_time, rated, sat = int(r.total), int(r.handled or 0), int(r.on_time or 0), int(
-            r.rated or 0), int(r.satisfied or 0)
-        out.append(StatRow(
-            key=str(r.key), name=names.get(r.key, str(r.key)), total=total, handled=done, on_time=on_time,
-            rated=rated, satisfied=sat, handled_rate=rate(done, total), on_time_rate=rate(on_time, done),
-            satisfaction_rate=rate(sat, rated),
-            mean_rating=round(float(r.mean_rating), 2) if r.mean_rating is not None else None,
-            mean_hours_to_acknowledge=round(float(r.ack), 2) if r.ack is not None else None,
-            mean_hours_to_resolve=round(float(r.res), 2) if r.res is not None else None))
-    out.sort(key=lambda s: (-s.total, s.name))
-    return out
+def statistics_both(session: Session, actor: Actor, *, since: datetime | None = None,
+                    until: datetime | None = None) -> tuple[list[StatRow], list[StatRow]]:
+    """The statistics per unit and per category from one scan (the statistics page)."""
+    rows = _stat_rows(session, actor, since, until)
+    return _fold(session, rows, "unit"), _fold(session, rows, "category")
 
 
 def public_view(session: Session, r: Report) -> dict[str, Any]:

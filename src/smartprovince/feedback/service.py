@@ -179,6 +179,17 @@ def _store_photos(session: Session, r: Report, items: list[Photo], *, kind: str,
                                 content_type=stored.content_type, size=stored.size, created_at=clock.now()))
 
 
+def _hours(later: datetime, earlier: datetime) -> float:
+    return round((later - earlier).total_seconds() / 3600.0, 4)
+
+
+def _acknowledge(r: Report) -> None:
+    """Record the first acknowledgement (for the mean time to acknowledge)."""
+    if r.acknowledged_at is None:
+        r.acknowledged_at = clock.now()
+        r.ack_hours = _hours(r.acknowledged_at, r.created_at)
+
+
 def _check_handler(r: Report, actor: Actor, permission: str = HANDLE) -> None:
     if not actor.can(permission, r.unit_path):
         raise NotFound("Không tìm thấy phản ánh (report not found).")
@@ -285,7 +296,7 @@ def accept_report(session: Session, *, actor: Actor, report: Report, note: str |
     _check_handler(report, actor)
     prev = report.status
     _set_status(session, report, lifecycle.next_status(prev, "accept"))
-    report.acknowledged_at = report.acknowledged_at or clock.now()
+    _acknowledge(report)
     _record(session, report, actor=actor, action="accepted", previous=prev,
             note=_clean_text(note, max_len=2000, name="note"))
     return report
@@ -326,7 +337,7 @@ def update_report(session: Session, *, actor: Actor, report: Report, note: str) 
     text = _clean_text(note, max_len=2000, name="note", required=True)
     prev = report.status
     _set_status(session, report, lifecycle.next_status(prev, "update"))
-    report.acknowledged_at = report.acknowledged_at or clock.now()
+    _acknowledge(report)
     report.status_note = text
     _record(session, report, actor=actor, action="updated", previous=prev, note=text)
     return report
@@ -340,8 +351,9 @@ def resolve_report(session: Session, *, actor: Actor, report: Report, note: str,
     prev = report.status
     _set_status(session, report, lifecycle.next_status(prev, "resolve"))
     now = clock.now()
-    report.acknowledged_at = report.acknowledged_at or now
+    _acknowledge(report)
     report.resolved_at = now
+    report.resolve_hours = _hours(now, report.created_at)
     report.status_note = text
     _store_photos(session, report, photos_after or [], kind="result", storage=storage)
     _record(session, report, actor=actor, action="resolved", previous=prev, note=text)
@@ -409,6 +421,7 @@ def reopen_report(session: Session, *, actor: Actor, report: Report, reason: str
     _set_status(session, report, lifecycle.next_status(prev, "reopen"))
     report.reopen_count += 1
     report.resolved_at = None
+    report.resolve_hours = None
     report.closed_at = None
     report.rating = None
     cat = categories.get_category(report.category_code)

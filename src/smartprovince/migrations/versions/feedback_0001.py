@@ -44,6 +44,8 @@ def upgrade() -> None:
         sa.Column("duplicate_of_id", sa.String(32), nullable=True),
         sa.Column("status_note", sa.Text(), nullable=True),
         sa.Column("rating", sa.Integer(), nullable=True),
+        sa.Column("ack_hours", sa.Float(), nullable=True),
+        sa.Column("resolve_hours", sa.Float(), nullable=True),
         sa.Column("rating_comment", sa.Text(), nullable=True),
         sa.Column("reopen_count", sa.Integer(), nullable=False),
         sa.Column("escalation_level", sa.Integer(), nullable=False),
