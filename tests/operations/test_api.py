@@ -145,3 +145,19 @@ def test_bad_input_is_a_problem_not_a_500(env, client) -> None:  # type: ignore[
     )
     sops = client.get("/api/v1/operations/sops", headers=h).json()
     assert {"flooding", "air_pollution", "traffic_accident", "fire", "road_damage"} <= {s["code"] for s in sops}
+
+
+def test_list_is_newest_first_across_pages(env, client, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    titles = []
+    for n in range(5):
+        frozen_clock[0] += timedelta(minutes=5)
+        titles.append(_open(client, env, title=f"Sự cố {n}", lat=20.9 + n / 10)["title"])
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get(URL, params=params, headers=env.headers["operator"]).json()
+        seen += [i["title"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == titles[::-1]

@@ -77,7 +77,9 @@ def list_incidents(
     stmt = queries.incidents_query(
         actor, status=status, open_only=open_only, category=category, severity=severity, source=source, org_id=org_id
     )
-    return paginate(session, stmt, params, key=Incident.id, descending=True, into=IncidentSummary)
+    return paginate(
+        session, stmt, params, key=Incident.opened_at, descending=True, tiebreak=Incident.id, into=IncidentSummary
+    )
 
 
 @router.post(

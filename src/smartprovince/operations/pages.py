@@ -105,7 +105,7 @@ def console(
     stmt = queries.incidents_query(
         actor, status=None if status == "open" else status, category=category, open_only=status == "open"
     )
-    page = paginate(session, stmt, params, key=Incident.id, descending=True)
+    page = paginate(session, stmt, params, key=Incident.opened_at, descending=True, tiebreak=Incident.id)
     midnight = datetime.combine(local_now().date(), time(), tzinfo=VN_TZ)
     markers = [
         {
