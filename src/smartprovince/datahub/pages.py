@@ -32,7 +32,7 @@ CODE_LABELS = {
     "unknown_column": "Cột không thuộc bộ dữ liệu", "extra_cells": "Thừa ô", "too_long": "Quá dài",
     "not_object": "Không phải đối tượng JSON", "empty": "Tệp không có dữ liệu",
 }
-TYPE_LABELS = {"string": "Văn bản", "integer": "Số nguyên", "number": "Số", "boolean": "Đúng/Sai", "date": "Ngày",
+TYPE_LABELS = {"string": "Văn bản tự do", "integer": "Số nguyên", "number": "Số", "boolean": "Đúng/Sai", "date": "Ngày",
                "code": "Mã danh mục"}
 FIELDS_EXAMPLE = json.dumps([
     {"name": "ma", "title": "Mã", "title_en": "Code"},
