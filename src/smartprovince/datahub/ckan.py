@@ -43,9 +43,9 @@ _FQ = re.compile(r'([+-]?)([A-Za-z_]+):("([^"]*)"|\S+)')
 class CkanError(Exception):
     """A CKAN-style failure: ``kind`` becomes ``error.__type``."""
 
-    def __init__(self, status: int, kind: str, message: str = "", **extra: Any):
+    def __init__(self, status: int, kind: str, message: str = "", *, fields: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.status, self.kind, self.message, self.extra = status, kind, message, extra
+        self.status, self.kind, self.message, self.extra = status, kind, message, fields or {}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -111,9 +111,9 @@ def _int(params: dict[str, Any], name: str, default: int, lo: int, hi: int) -> i
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise CkanError(409, "Validation Error", **{name: ["Invalid integer"]}) from None
+        raise CkanError(409, "Validation Error", fields={name: ["Invalid integer"]}) from None
     if value < lo:
-        raise CkanError(409, "Validation Error", **{name: [f"Must be a natural number >= {lo}"]})
+        raise CkanError(409, "Validation Error", fields={name: [f"Must be a natural number >= {lo}"]})
     return min(value, hi)
 
 
@@ -123,13 +123,13 @@ def _json_param(params: dict[str, Any], name: str, default: Any) -> Any:
         try:
             return json.loads(raw)
         except ValueError:
-            raise CkanError(409, "Validation Error", **{name: ["Invalid JSON"]}) from None
+            raise CkanError(409, "Validation Error", fields={name: ["Invalid JSON"]}) from None
     return raw
 
 
 def _find_package(session: Session, ident: Any) -> DatasetView:
     if not ident or not isinstance(ident, str):
-        raise CkanError(409, "Validation Error", id=["Missing value"])
+        raise CkanError(409, "Validation Error", fields={"id": ["Missing value"]})
     for view in queries.public_datasets(session):
         if ident in (view.dataset.id, view.dataset.name):
             return view
@@ -138,7 +138,7 @@ def _find_package(session: Session, ident: Any) -> DatasetView:
 
 def _find_resource(session: Session, ident: Any) -> tuple[DatasetView, str]:
     if not ident or not isinstance(ident, str):
-        raise CkanError(409, "Validation Error", id=["Missing value"])
+        raise CkanError(409, "Validation Error", fields={"id": ["Missing value"]})
     base, _, fmt = ident.rpartition("-")
     if fmt not in RESOURCE_FORMATS:
         base, fmt = ident, "csv"  # a dataset id or name stands for its DataStore resource
@@ -231,7 +231,7 @@ def package_search(session: Session, params: dict[str, Any], base: str, settings
     fq = str(params.get("fq") or "")
     facet_fields = _json_param(params, "facet.field", [])
     if not isinstance(facet_fields, list):
-        raise CkanError(409, "Validation Error", **{"facet.field": ["Must be a JSON list"]})
+        raise CkanError(409, "Validation Error", fields={"facet.field": ["Must be a JSON list"]})
     facet_limit = _int(params, "facet.limit", 50, -1, 1000)
     matched = [v for v in queries.public_datasets(session) if _matches_q(v, q) and _matches_fq(v, fq)]
     matched = _sorted(matched, str(params.get("sort") or "score desc, metadata_modified desc"))
@@ -268,7 +268,7 @@ def organization_list(session: Session, params: dict[str, Any], base: str, setti
 def organization_show(session: Session, params: dict[str, Any], base: str, settings: Settings) -> Any:
     ident = params.get("id")
     if not ident:
-        raise CkanError(409, "Validation Error", id=["Missing value"])
+        raise CkanError(409, "Validation Error", fields={"id": ["Missing value"]})
     views = [v for v in queries.public_datasets(session) if ident in (v.org.id, v.org.code)]
     if not views:
         raise CkanError(404, "Not Found Error", "Not found: Organization was not found.")
@@ -303,7 +303,7 @@ def datastore_search(session: Session, params: dict[str, Any], base: str, settin
     offset = _int(params, "offset", 0, 0, 10**9)
     filters = _json_param(params, "filters", {})
     if not isinstance(filters, dict):
-        raise CkanError(409, "Validation Error", filters=["Must be a JSON object"])
+        raise CkanError(409, "Validation Error", fields={"filters": ["Must be a JSON object"]})
     fields = params.get("fields")
     if isinstance(fields, str):
         fields = [f.strip() for f in fields.split(",") if f.strip()]
@@ -317,7 +317,8 @@ def datastore_search(session: Session, params: dict[str, Any], base: str, settin
                               filters=filters, q=str(q) if q else None, fields=fields or None,
                               sort=str(sort) if sort else None, limit=limit, offset=offset)
     except Problem as exc:
-        raise CkanError(409, "Validation Error", **{str(exc.extra.get("field") or "query"): [exc.detail]}) from None
+        field = str(exc.extra.get("field") or "query")
+        raise CkanError(409, "Validation Error", fields={field: [exc.detail]}) from None
     types = {f.name: CKAN_TYPES[f.type] for f in allowed} | {"_id": "int"}
     rid = f"{view.dataset.id}-csv"
     path = f"/api/3/action/datastore_search?resource_id={rid}"

@@ -87,6 +87,8 @@ def _phone(rng: random.Random) -> str:
 def _define(session: Any, name: str, org_code: str, **values: Any) -> None:
     if session.scalar(select(Dataset.id).where(Dataset.name == name)) is None:
         org = identity.get_org_by_code(session, org_code)
+        if org is None:  # a province whose tree lacks this department: skip its dataset
+            return
         service.define_dataset(session, actor=SYSTEM, name=name, org_id=org.id, **values)
 
 

@@ -42,18 +42,17 @@ def detect_format(filename: str, head: bytes) -> str:
 
 
 def _csv_rows(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
-    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
+    text = codecs.getreader("utf-8-sig")(stream, "strict")
     first = text.readline()
     if not first.strip():
         return
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    header = next(csv.reader([first], delimiter=delimiter))
-    header = [normalise_text(h) for h in header]
+    header = [normalise_text(h) for h in next(csv.reader([first], delimiter=delimiter))]
     try:
         for cells in csv.reader(text, delimiter=delimiter):
             if not cells or all(not c.strip() for c in cells):
                 continue
-            row = dict(zip(header, cells, strict=False))
+            row: dict[str, Any] = dict(zip(header, cells, strict=False))
             if len(cells) > len(header):
                 row["__extra__"] = cells[len(header):]
             yield row

@@ -20,7 +20,7 @@ from smartprovince.core.errors import NotFound, Problem
 from smartprovince.core.security import Actor, public, require, verify_csrf
 from smartprovince.datahub import codelists, quality, queries, service, store
 from smartprovince.datahub.ckan import MEDIA_TYPES
-from smartprovince.web.rendering import redirect, render
+from smartprovince.web import redirect, render
 
 router = APIRouter()
 

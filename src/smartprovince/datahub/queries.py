@@ -49,7 +49,7 @@ def visible_stmt(actor: Actor) -> Any:
     scopes = sorted(set(actor.scopes(READ)) | set(actor.scopes(MANAGE)))
     if "" in scopes:
         return stmt
-    conditions = [Dataset.public.is_(True)]
+    conditions: list[Any] = [Dataset.public.is_(True)]
     conditions += [identity.Organisation.path.startswith(p) for p in scopes]
     return stmt.where(or_(*conditions))
 

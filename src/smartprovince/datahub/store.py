@@ -153,7 +153,8 @@ def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any
             raise ValidationProblem(f"Unknown field {name!r}.", field=name)
     if path is None or not path.exists():
         return QueryResult(records=[], total=0, fields=wanted)
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for name, value in (filters or {}).items():
         if name not in names:
             raise ValidationProblem(f"Unknown filter field {name!r}.", field=name)
