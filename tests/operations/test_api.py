@@ -87,6 +87,8 @@ def test_operator_handles_an_incident_from_open_to_close(env, client, frozen_clo
             "mean_minutes_to_resolve": 60.0,
         }
     ]
+    page = client.get("/ioc/incidents/stats", params={"by": "category"}, headers=h)
+    assert "10.0 phút" in page.text and "60.0 phút" in page.text and "100.0%" in page.text
 
 
 def test_escalation_moves_the_incident_to_the_parent_unit(env, client) -> None:  # type: ignore[no-untyped-def]
