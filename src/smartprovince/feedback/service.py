@@ -80,6 +80,10 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * r * math.asin(min(1.0, math.sqrt(a)))
 
 
+_NOBODY = categories.Category(code="", name="", name_en="", group="", keywords="", unit="")
+"""A category no unit handles: routing it gives the dispatcher."""
+
+
 def route(session: Session, category: categories.Category, area: Any | None) -> Any:
     """Đơn vị xử lý — the organisation responsible for ``category`` in ``area`` (a commune or None).
 
@@ -307,8 +311,7 @@ def send_back_report(session: Session, *, actor: Actor, report: Report, note: st
     _check_handler(report, actor)
     reason = _clean_text(note, max_len=2000, name="note", required=True)
     prev = report.status
-    dispatcher = identity.get_org_by_code(session, categories.dispatcher_code()) or route(
-        session, categories.Category("", "", "", "", "", unit=""), None)
+    dispatcher = route(session, _NOBODY, None)  # the dispatcher (or the root when it is not loaded)
     if dispatcher.id == report.unit_id:
         raise Conflict("Phản ánh đang ở đơn vị điều phối; hãy chuyển cho đơn vị khác (already at the dispatcher).")
     _set_status(session, report, lifecycle.next_status(prev, "send_back"))
