@@ -78,16 +78,7 @@ def store_observations(session: Session, *, actor: Actor, observations: list[Obs
         return []
     ds = datastreams if datastreams is not None else check_datastreams(
         session, actor, {o.datastream_id for o in observations})
-    rows = []
-    for o in observations:
-        number, other = split_result(o.result)
-        rows.append({
-            "datastream_id": o.datastream_id, "phenomenon_time": o.phenomenon_time,
-            "phenomenon_end": o.phenomenon_end, "result_time": o.result_time, "result_number": number,
-            "result_json": other, "result_quality": o.result_quality, "valid_start": o.valid_start,
-            "valid_end": o.valid_end, "parameters": o.parameters, "feature_of_interest_id": o.feature_of_interest_id,
-        })
-    ids = insert_rows(session, rows)
+    ids = insert_observations(session, observations)
     by_ds: dict[int, list[ObservationIn]] = defaultdict(list)
     for o in observations:
         by_ds[o.datastream_id].append(o)
@@ -122,16 +113,80 @@ def split_result(result: Any) -> tuple[float | None, Any]:
     return None, result
 
 
-def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert observation rows in one statement per chunk and return their ids in order."""
+_PLAIN = ("datastream_id", "phenomenon_time", "result_number", "feature_of_interest_id")
+_RICH = ("phenomenon_end", "result_time", "result_json", "result_quality", "valid_start", "valid_end", "parameters")
+
+
+def _row(o: ObservationIn) -> dict[str, Any]:
+    number, other = split_result(o.result)
+    row = {"datastream_id": o.datastream_id, "phenomenon_time": o.phenomenon_time, "result_number": number,
+           "feature_of_interest_id": o.feature_of_interest_id, "phenomenon_end": o.phenomenon_end,
+           "result_time": o.result_time, "result_json": other, "result_quality": o.result_quality,
+           "valid_start": o.valid_start, "valid_end": o.valid_end, "parameters": o.parameters}
+    # Leave out empty optional columns: a JSON column given None would store the JSON text 'null'.
+    return {k: v for k, v in row.items() if v is not None or k in _PLAIN}
+
+
+def _is_plain(o: ObservationIn) -> bool:
+    return (o.phenomenon_end is None and o.result_time is None and o.result_quality is None
+            and o.valid_start is None and o.valid_end is None and o.parameters is None and _is_number(o.result))
+
+
+def insert_observations(session: Session, observations: list[ObservationIn]) -> list[int]:
+    """Insert the observations and return their ids in the same order.
+
+    Plain numeric observations (the bulk of sensor data) take a fast path: on SQLite one DBAPI
+    ``executemany`` with UTC times formatted the way SQLAlchemy stores them; on PostgreSQL one
+    multi-row insert with ``RETURNING``. Others go through SQLAlchemy Core, grouped by the columns
+    they fill.
+    """
+    ids: list[int | None] = [None] * len(observations)
+    plain = [i for i, o in enumerate(observations) if _is_plain(o)]
+    rich = [i for i, o in enumerate(observations) if not _is_plain(o)]
+    if plain:
+        got = _insert_plain(session, [observations[i] for i in plain])
+        for i, ident in zip(plain, got, strict=True):
+            ids[i] = ident
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    rows = {i: _row(observations[i]) for i in rich}
+    for i in rich:
+        groups[tuple(sorted(rows[i]))].append(i)
     table = Observation.__table__
-    ids: list[int] = []
     conn = session.connection()
-    for start in range(0, len(rows), 5000):
-        chunk = rows[start:start + 5000]
-        result = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), chunk)
-        ids.extend(r[0] for r in result)
-    return ids
+    for members in groups.values():
+        result = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                              [rows[i] for i in members])
+        for i, r in zip(members, result, strict=True):
+            ids[i] = r[0]
+    return [int(i) for i in ids if i is not None]
+
+
+def _insert_plain(session: Session, observations: list[ObservationIn]) -> list[int]:
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        table = Observation.__table__
+        params = [{"datastream_id": o.datastream_id, "phenomenon_time": o.phenomenon_time,
+                   "result_number": float(o.result), "feature_of_interest_id": o.feature_of_interest_id}
+                  for o in observations]
+        result = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), params)
+        return [r[0] for r in result]
+    # SQLite: the session holds the write lock (BEGIN IMMEDIATE), so new rowids follow the current maximum.
+    before = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM sensing_observation")).scalar_one()
+    utc = UTC
+    params = [(o.datastream_id,
+               (t if t.tzinfo is utc else t.astimezone(utc)).replace(tzinfo=None).isoformat(" ", "microseconds"),
+               float(o.result), o.feature_of_interest_id) for o in observations for t in (o.phenomenon_time,)]
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany("INSERT INTO sensing_observation (datastream_id, phenomenon_time, result_number, "
+                           "feature_of_interest_id) VALUES (?, ?, ?, ?)", params)
+    finally:
+        cursor.close()
+    after = conn.execute(sa.text("SELECT max(id) FROM sensing_observation")).scalar_one()
+    if after - before == len(observations):
+        return list(range(before + 1, after + 1))
+    return list(conn.execute(sa.text("SELECT id FROM sensing_observation WHERE id > :b ORDER BY id"),
+                             {"b": before}).scalars())
 
 
 def _update_datastream(session: Session, d: Datastream, items: list[ObservationIn]) -> None:
@@ -152,23 +207,26 @@ def _update_datastream(session: Session, d: Datastream, items: list[ObservationI
 def update_rollups(session: Session, datastream_id: int, values: list[tuple[datetime, float]]) -> None:
     """Add ``values`` to the minute and hour rollups of the datastream (upsert per bucket)."""
     dialect = session.get_bind().dialect.name
+    stamped = [(t.timestamp(), t, v) for t, v in values]
     for period, seconds in PERIODS.items():
-        buckets: dict[datetime, list[Any]] = {}
-        for t, v in values:
-            key = _bucket(t, seconds)
+        buckets: dict[int, list[Any]] = {}
+        for ts, t, v in stamped:
+            key = int(ts) - int(ts) % seconds
             b = buckets.get(key)
             if b is None:
                 buckets[key] = [1, v, v, v, v, t]
             else:
                 b[0] += 1
                 b[1] += v
-                b[2] = min(b[2], v)
-                b[3] = max(b[3], v)
+                if v < b[2]:
+                    b[2] = v
+                if v > b[3]:
+                    b[3] = v
                 if t >= b[5]:
                     b[4], b[5] = v, t
-        params = [{"datastream_id": datastream_id, "period": period, "start": k, "count": b[0], "total": b[1],
-                   "minimum": b[2], "maximum": b[3], "last_value": b[4], "last_time": b[5]}
-                  for k, b in buckets.items()]
+        params = [{"datastream_id": datastream_id, "period": period, "start": datetime.fromtimestamp(k, tz=UTC),
+                   "count": b[0], "total": b[1], "minimum": b[2], "maximum": b[3], "last_value": b[4],
+                   "last_time": b[5]} for k, b in buckets.items()]
         _upsert_rollups(session, dialect, params)
 
 

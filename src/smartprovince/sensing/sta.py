@@ -483,7 +483,8 @@ class FilterBuilder:
         elif isinstance(node.op, oast.Div):
             expr = sa.cast(a, sa.Float) / b
         elif isinstance(node.op, oast.Mod):
-            expr = a % b
+            # PostgreSQL has no % for double precision; numeric modulo works on both.
+            expr = a % b if self.dialect == "sqlite" else sa.func.mod(sa.cast(a, sa.Numeric), sa.cast(b, sa.Numeric))
         else:
             raise BadRequest("Unsupported arithmetic operator in $filter.")
         return _Val(expr, path, kind="number")

@@ -1,0 +1,185 @@
+"""Sensing benchmark: SensorThings DataArray ingestion over HTTP vs direct inserts, and an hourly series.
+
+Builds a fresh SQLite database (the embedded default) in a temporary folder, starts the platform with
+uvicorn in a child process (one worker), and prints:
+
+* HTTP ingestion: ``POST /sta/v1.1/CreateObservations`` with ``SENSING_BENCH_BATCH`` observations per
+  request (default 10,000), ``SENSING_BENCH_HTTP_OBS`` in total (default 300,000), authenticated with
+  a device credential — observations per second, everything included (parsing, checks, insert,
+  rollups, thresholds, audit, event);
+* direct insert: the same number of rows inserted into the same database engine with executemany
+  in 10,000-row transactions (the physical limit), measured in the same run, and the ratio;
+* hourly series: one datastream holding ``SENSING_BENCH_SERIES_OBS`` observations (default
+  2,000,000; the target is stated for 10,000,000) — the hourly series over the whole period from the
+  rollups (what the API and charts use), and the same series computed from raw rows for comparison.
+
+Targets (issue 5): ≥ 50,000 observations/s over HTTP and ≥ 0.5 of the direct insert rate; hourly
+series of one datastream over 10 M observations ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _setup(url: str) -> tuple[int, int, int, str]:
+    from smartprovince.core.db import Database
+    from smartprovince.core.migrate import upgrade
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.sensing import service
+    from smartprovince.sensing.sta import SETS
+
+    upgrade(url)
+    db = Database(url)
+    body = {
+        "name": "Bench station", "description": "",
+        "Datastreams": [{
+            "name": f"Stream {i}", "description": "", "unitOfMeasurement": {"symbol": "m"},
+            "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+            "ObservedProperty": {"name": "Level", "definition": "x"} if i == 0 else {"@iot.id": 1},
+            "Sensor": {"name": "S", "encodingType": "text/plain"} if i == 0 else {"@iot.id": 1},
+        } for i in range(3)],
+    }
+    with db.session() as s:
+        thing = service.create_entity(s, actor=SYSTEM, es=SETS["Things"], body=body)
+        ids = sorted(d.id for d in thing.datastreams)
+        secret = service.issue_device_credential(s, actor=SYSTEM, thing_id=thing.id)
+        thing_id = thing.id
+    db.dispose()
+    return ids[0], ids[1], ids[2], f"thing-{thing_id}:{secret}"
+
+
+def _rows(n: int, start: datetime) -> list[list[object]]:
+    return [[(start + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"), (i % 1000) / 10] for i in range(n)]
+
+
+def _http(url: str, data_dir: Path, ds: int, credential: str, total: int, batch: int) -> float:
+    import httpx
+    import orjson
+
+    port = _free_port()
+    env = {**os.environ, "SMARTPROVINCE_DATABASE_URL": url, "SMARTPROVINCE_DATA_DIR": str(data_dir),
+           "SMARTPROVINCE_LOAD_DEMO": "false", "SMARTPROVINCE_LOG_LEVEL": "WARNING",
+           "SMARTPROVINCE_SECRET_KEY": "bench-secret-key-not-for-production", "SMARTPROVINCE_MQTT_URL": ""}
+    env.pop("SMARTPROVINCE_MQTT_URL")
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "uvicorn", "smartprovince.app:create_app", "--factory", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"], env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+        headers = {"Authorization": "Basic " + base64.b64encode(credential.encode()).decode(),
+                   "Content-Type": "application/json"}
+        start = datetime(2025, 1, 1, tzinfo=UTC)
+        bodies = [orjson.dumps([{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+                                 "dataArray": _rows(batch, start + timedelta(seconds=k * batch))}])
+                  for k in range(total // batch)]
+        with httpx.Client(timeout=120) as client:
+            r = client.post(f"{base}/sta/v1.1/CreateObservations", content=bodies[0], headers=headers)  # warm-up
+            r.raise_for_status()
+            t0 = time.perf_counter()
+            for body in bodies[1:]:
+                r = client.post(f"{base}/sta/v1.1/CreateObservations", content=body, headers=headers)
+                r.raise_for_status()
+            elapsed = time.perf_counter() - t0
+        return (len(bodies) - 1) * batch / elapsed
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _direct(url: str, ds: int, total: int) -> float:
+    import sqlalchemy as sa
+
+    from smartprovince.core.db import Database
+    from smartprovince.sensing.models import Observation
+
+    db = Database(url)
+    start = datetime(2025, 6, 1, tzinfo=UTC)
+    rows = [{"datastream_id": ds, "phenomenon_time": start + timedelta(seconds=i), "result_number": (i % 1000) / 10}
+            for i in range(total)]
+    t0 = time.perf_counter()
+    for k in range(0, total, 10_000):
+        with db.session() as s:
+            s.execute(sa.insert(Observation.__table__), rows[k:k + 10_000])
+    elapsed = time.perf_counter() - t0
+    db.dispose()
+    return total / elapsed
+
+
+def _series(url: str, ds: int, total: int) -> None:
+    import sqlalchemy as sa
+
+    from smartprovince.core.db import Database
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.sensing import ingest, queries
+    from smartprovince.sensing.models import Observation
+
+    db = Database(url)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    t0 = time.perf_counter()
+    chunk = 50_000
+    for k in range(0, total, chunk):
+        obs = [ingest.ObservationIn(datastream_id=ds, phenomenon_time=start + timedelta(seconds=i),
+                                    result=float(i % 977)) for i in range(k, min(k + chunk, total))]
+        with db.session() as s:
+            ingest.store_observations(s, actor=SYSTEM, observations=obs)
+    print(f"  loaded {total:,} observations into one datastream through ingestion in "
+          f"{time.perf_counter() - t0:.1f} s ({total / (time.perf_counter() - t0):,.0f} obs/s, rollups included)")
+    end = start + timedelta(seconds=total)
+    timings = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        with db.session(write=False) as s:
+            points = queries.series(s, ds, period="hour", start=start, end=end)
+        timings.append(time.perf_counter() - t0)
+    print(f"  hourly series from rollups: {len(points):,} points in {min(timings) * 1000:.1f} ms (best of 5)")
+    t0 = time.perf_counter()
+    with db.session(write=False) as s:
+        hour = sa.func.strftime("%Y-%m-%d %H", Observation.phenomenon_time)
+        raw = s.execute(sa.select(hour, sa.func.avg(Observation.result_number)).where(
+            Observation.datastream_id == ds).group_by(hour)).all()
+    print(f"  same series from raw rows (GROUP BY): {len(raw):,} points in {(time.perf_counter() - t0) * 1000:.0f} ms")
+    db.dispose()
+
+
+def main() -> None:
+    total = int(os.environ.get("SENSING_BENCH_HTTP_OBS", "300000"))
+    batch = int(os.environ.get("SENSING_BENCH_BATCH", "10000"))
+    series_total = int(os.environ.get("SENSING_BENCH_SERIES_OBS", "2000000"))
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        ds_http, ds_direct, ds_series, credential = _setup(url)
+        http_rate = _http(url, Path(tmp) / "data", ds_http, credential, total, batch)
+        direct_rate = _direct(url, ds_direct, total)
+        print(f"  HTTP DataArray ingestion: {http_rate:,.0f} obs/s ({batch:,} per request, {total:,} in total)")
+        print(f"  direct executemany insert, same engine: {direct_rate:,.0f} obs/s")
+        print(f"  ratio HTTP / direct: {http_rate / direct_rate:.2f} (target ≥ 0.5; target rate ≥ 50,000 obs/s)")
+        _series(url, ds_series, series_total)
+
+
+if __name__ == "__main__":
+    main()
