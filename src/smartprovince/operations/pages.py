@@ -19,8 +19,7 @@ from smartprovince.core.security import Actor, require, verify_csrf
 from smartprovince.operations import kpi, lifecycle, live, queries, service
 from smartprovince.operations.models import Incident, IncidentEntry
 from smartprovince.operations.sops import all_sops
-from smartprovince.web.i18n import request_lang, translator
-from smartprovince.web.rendering import environment, redirect, render
+from smartprovince.web import environment, redirect, render, request_lang, translator
 
 router = APIRouter()
 
