@@ -73,3 +73,17 @@ def test_public_map_page_and_geojson(client: TestClient, orgs: Any) -> None:
     assert len(fc["features"]) == 1 and fc["features"][0]["properties"]["category"] == "waste"
     assert "z@example.vn" not in str(fc)
     assert client.get("/api/v1/feedback/map?bbox=100,10,101,11").json()["features"] == []
+
+
+def test_my_reports_page_lists_reports_and_notifications(client: TestClient, orgs: Any, make_user: Any,
+                                                         login: Any, drain: Any) -> None:
+    citizen = make_user("dan2", role="citizen", kind="citizen")
+    login(citizen)
+    r = client.post("/api/v1/feedback/reports", json={"category": "trees", "description": "Cây đổ chắn đường",
+                                                      "area_code": "10894"})
+    assert r.status_code == 201
+    drain()
+    page = client.get("/portal/feedback/mine", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert r.json()["code"] in page.text and "Gửi phản ánh" in page.text
+    assert f"Phản ánh {r.json()['code']}: Gửi phản ánh" in page.text  # the in-app notification

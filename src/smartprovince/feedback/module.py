@@ -37,6 +37,7 @@ module = Module(
     nav=[
         NavLink("portal", "Gửi phản ánh", "/portal/feedback/new"),
         NavLink("portal", "Bản đồ phản ánh", "/portal/feedback"),
+        NavLink("portal", "Phản ánh của tôi", "/portal/feedback/mine", "feedback.report.submit"),
         NavLink("console", "Phản ánh hiện trường", "/console/feedback", "feedback.report.read"),
         NavLink("console", "Thống kê phản ánh", "/console/feedback/stats", "feedback.stats.read"),
     ],

@@ -16,9 +16,9 @@ from smartprovince.core.clock import now
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import NotFound, Problem
 from smartprovince.core.pagination import CursorParams, paginate
-from smartprovince.core.security import Actor, public, require, verify_csrf
+from smartprovince.core.security import Actor, authenticated, public, require, verify_csrf
 from smartprovince.core.storage import Storage
-from smartprovince.feedback import api, categories, lifecycle, queries, service
+from smartprovince.feedback import api, categories, lifecycle, notify, queries, service
 from smartprovince.feedback.models import Report
 from smartprovince.web.rendering import redirect, render
 
@@ -66,6 +66,15 @@ def map_page(request: Request, session: DbSession,
                                   .order_by(Report.created_at.desc()).limit(20)))
     return render(request, "feedback/map.html", _ctx(request, latest=latest, category=category or "",
                                                      status=status or ""))
+
+
+@router.get("/portal/feedback/mine")
+def mine_page(request: Request, session: DbSession, actor: Actor = Depends(authenticated())) -> Response:
+    """Phản ánh của tôi — the logged-in reporter's reports and in-app notifications."""
+    reports = list(session.scalars(select(Report).where(Report.reporter_user_id == actor.id)
+                                   .order_by(Report.created_at.desc()).limit(100))) if actor.id else []
+    inbox = notify.inbox(session, actor.id) if actor.id else []
+    return render(request, "feedback/mine.html", _ctx(request, reports=reports, inbox=inbox))
 
 
 @router.get("/portal/feedback/new")
