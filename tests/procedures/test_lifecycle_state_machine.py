@@ -138,7 +138,11 @@ def test_api_lifecycle_state_machine(env, api, client, frozen_clock):
                 return
             expected = m.expect(verb)
             body = {"reason": "Lý do thử nghiệm", "note": "Ghi chú", "amount": 10000, "method": "electronic"}
-            if verb in APPLICANT:
+            if verb == "pay":  # online payments come from the platform; here the counter records cash
+                body["method"] = "counter"
+                url = f"/api/v1/procedures/dossiers/{m.id}/applicant/pay"
+                who = self._officer(m, verb)
+            elif verb in APPLICANT:
                 body["method"] = "online"
                 url = f"/api/v1/procedures/dossiers/{m.id}/applicant/{verb}"
                 who = "citizen"

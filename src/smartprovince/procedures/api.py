@@ -13,7 +13,10 @@ from smartprovince.core.errors import ValidationProblem
 from smartprovince.core.pagination import CursorParams, Page, paginate
 from smartprovince.core.security import Actor, authenticated, public, require
 from smartprovince.core.storage import Storage
-from smartprovince.procedures import catalog, queries, service, stats
+from smartprovince.core.errors import NotFound, Unauthorized
+from smartprovince.procedures import catalog, queries, service, stats, vietqr
+from smartprovince.procedures.adapters import payment as payment_adapter
+from smartprovince.procedures.config import get_procedures_settings
 from smartprovince.procedures.models import Dossier, Procedure
 from smartprovince.procedures.schemas import (
     ActionIn,
@@ -22,8 +25,11 @@ from smartprovince.procedures.schemas import (
     DossierSummary,
     ImportOut,
     IntakeCreate,
+    PaymentCallbackOut,
+    PaymentOrderOut,
     ProcedurePublic,
     ProcedureSummary,
+    SimulatedPaymentOut,
     StatsOut,
     TrackingPublic,
 )
@@ -268,3 +274,111 @@ def get_stats(
         return Response(stats.to_csv(result), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="tthc-{date_from}-{date_to}.csv"'})
     return result
+
+
+# ------------------------------------------------------------------------------------------ fees
+
+_PROBLEMS = {401: {"description": "Bad signature"}, 404: {"description": "Not found"},
+             409: {"description": "Conflict"}, 422: {"description": "Invalid"}}
+
+
+def order_for(request: Request, dossier: Dossier, payment: Any) -> PaymentOrderOut:
+    """The payment instructions of one fee request: VietQR text and the platform's pay page."""
+    cfg = get_procedures_settings()
+    payload = vietqr.build_payload(bank_bin=cfg.vietqr_bank_bin, account=cfg.vietqr_account, amount=payment.amount,
+                                   purpose=dossier.code)
+    pay_url = None
+    if payment.status == "pending":
+        try:
+            pay_url = payment_adapter.platform_from_settings(cfg).create_order(payment_adapter.PaymentOrder(
+                order_id=payment.id, amount=payment.amount, description=f"TTHC {dossier.code}",
+                callback_url=callback_url(request))).pay_url
+        except payment_adapter.PaymentError:
+            pay_url = None  # the VietQR transfer still works; the platform page comes back when it does
+    return PaymentOrderOut(
+        payment_id=payment.id, dossier_code=dossier.code, amount=payment.amount, description=payment.description,
+        status=payment.status, receipt_no=payment.receipt_no, bank_bin=cfg.vietqr_bank_bin, account=cfg.vietqr_account,
+        account_name=cfg.vietqr_account_name, vietqr=payload,
+        qr_url=f"/api/v1/procedures/dossiers/{dossier.id}/payments/{payment.id}/qr.svg", pay_url=pay_url)
+
+
+def callback_url(request: Request) -> str:
+    """Where the payment platform must post its callback."""
+    cfg = get_procedures_settings()
+    return cfg.payment_callback_url or str(request.base_url).rstrip("/") + "/api/v1/procedures/payments/callback"
+
+
+@router.get("/dossiers/{dossier_id}/payments/{payment_id}", response_model=PaymentOrderOut,
+            summary="How to pay a fee request (VietQR, payment page)", responses={404: _PROBLEMS[404]})
+def get_payment(
+    dossier_id: str, payment_id: str, request: Request, session: DbSession, actor: Actor = Depends(authenticated()),
+) -> PaymentOrderOut:
+    d = queries.access_dossier_by_id(session, actor, dossier_id)
+    return order_for(request, d, queries.payment_of(session, d, payment_id))
+
+
+@router.get("/dossiers/{dossier_id}/payments/{payment_id}/qr.svg", summary="The VietQR of a fee request (SVG)",
+            response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}, 404: _PROBLEMS[404]})
+def get_payment_qr(
+    dossier_id: str, payment_id: str, session: DbSession, actor: Actor = Depends(authenticated()),
+) -> Response:
+    d = queries.access_dossier_by_id(session, actor, dossier_id)
+    p = queries.payment_of(session, d, payment_id)
+    cfg = get_procedures_settings()
+    payload = vietqr.build_payload(bank_bin=cfg.vietqr_bank_bin, account=cfg.vietqr_account, amount=p.amount,
+                                   purpose=d.code)
+    return Response(vietqr.qr_svg(payload), media_type="image/svg+xml", headers={"Cache-Control": "private"})
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body exactly as sent (the signature covers these bytes)."""
+    return await request.body()
+
+
+@router.post("/payments/callback", response_model=PaymentCallbackOut, responses=_PROBLEMS,
+             summary="Payment platform callback (HMAC-SHA256 signature in X-Signature)")
+def payment_callback(
+    request: Request, session: DbSession, body: bytes = Depends(raw_body),
+    _: Actor = Depends(public("called by the payment platform; authenticated by the HMAC signature of the body")),
+) -> PaymentCallbackOut:
+    cfg = get_procedures_settings()
+    if len(body) > 64 * 1024 or not payment_adapter.verify(
+            cfg.payment_secret, body, request.headers.get(payment_adapter.SIGNATURE_HEADER)):
+        raise Unauthorized("The callback signature is missing or wrong.")
+    try:
+        data = payment_adapter.parse_callback(body)
+    except ValueError as exc:
+        raise ValidationProblem(f"Bad callback: {exc}") from exc
+    if data["status"] != "paid":
+        return PaymentCallbackOut(order_id=data["order_id"], status=str(data["status"])[:20], receipt_no=None)
+    from smartprovince.core.security import SYSTEM
+
+    p = service.confirm_online_payment(session, actor=SYSTEM, order_id=data["order_id"],
+                                       provider_ref=data["provider_ref"], amount=data["amount"])
+    return PaymentCallbackOut(order_id=p.id, status=p.status, receipt_no=p.receipt_no)
+
+
+def simulate_payment(request: Request, session: Any, actor: Actor, order_id: str) -> int:
+    """The simulator's "payer confirms": send the platform's signed callback to our callback URL."""
+    cfg = get_procedures_settings()
+    if cfg.payment_backend != "simulator":
+        raise NotFound("The payment simulator is switched off.")
+    from smartprovince.procedures.models import DossierPayment
+
+    p = session.get(DossierPayment, order_id)
+    if p is None:
+        raise NotFound("No such payment order.")
+    queries.access_dossier_by_id(session, actor, p.dossier_id)  # only someone who may see the dossier pays here
+    sim = payment_adapter.SimulatedPaymentPlatform(cfg.payment_secret)
+    body, headers = sim.build_callback(order_id=p.id, amount=p.amount)
+    session.rollback()  # end our read transaction before the callback writes (SQLite has one writer)
+    return payment_adapter.deliver_callback(callback_url(request), body, headers)
+
+
+@router.post("/payment-simulator/orders/{order_id}/pay", response_model=SimulatedPaymentOut,
+             responses={404: _PROBLEMS[404]},
+             summary="Payment simulator: pay an order (posts the signed callback like the platform)")
+def simulator_pay(
+    order_id: str, request: Request, session: DbSession, actor: Actor = Depends(authenticated()),
+) -> SimulatedPaymentOut:
+    return SimulatedPaymentOut(order_id=order_id, callback_status=simulate_payment(request, session, actor, order_id))

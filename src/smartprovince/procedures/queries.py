@@ -310,3 +310,20 @@ def reusable_documents(session: Session, actor: Actor, *, limit: int = 30) -> li
         seen.add(r.storage_key)
         out.append(r)
     return out[:limit]
+
+
+def payment_of(session: Session, dossier: Dossier, payment_id: str) -> DossierPayment:
+    """A payment of ``dossier`` (already access-checked); the same ``NotFound`` for missing and foreign ids."""
+    payment = session.get(DossierPayment, payment_id)
+    if payment is None or payment.dossier_id != dossier.id:
+        raise NotFound("No such payment.")
+    return payment
+
+
+def pending_payment(session: Session, dossier: Dossier) -> DossierPayment | None:
+    """The newest fee request of ``dossier`` still waiting to be paid, if any."""
+    return session.scalars(
+        select(DossierPayment)
+        .where(DossierPayment.dossier_id == dossier.id, DossierPayment.status == "pending")
+        .order_by(DossierPayment.requested_at.desc())
+    ).first()

@@ -271,3 +271,35 @@ class StatsOut(BaseModel):
     agency: str | None
     rows: list[StatsRow]
     total: StatsRow
+
+
+class PaymentOrderOut(BaseModel):
+    """How to pay one fee request: the VietQR text, the QR image link and the platform's pay page."""
+
+    payment_id: str
+    dossier_code: str
+    amount: int
+    description: str
+    status: str
+    receipt_no: str | None
+    bank_bin: str
+    account: str
+    account_name: str
+    vietqr: str = Field(description="EMVCo (NAPAS VietQR) payload text, CRC16 included")
+    qr_url: str = Field(description="The VietQR as an SVG image")
+    pay_url: str | None = Field(description="The payment platform's page for this order (None once paid)")
+
+
+class PaymentCallbackOut(BaseModel):
+    """Our answer to the payment platform's callback."""
+
+    order_id: str
+    status: str
+    receipt_no: str | None
+
+
+class SimulatedPaymentOut(BaseModel):
+    """What the payment simulator did: the callback it sent and the answer it got."""
+
+    order_id: str
+    callback_status: int

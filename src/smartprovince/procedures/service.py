@@ -707,11 +707,15 @@ def request_fee(
 
 
 def pay_fee(
-    session: Session, *, actor: Actor, dossier_id: str, method: str = "online", provider_ref: str | None = None
+    session: Session, *, actor: Actor, dossier_id: str, method: str = "online", provider_ref: str | None = None,
+    payment_id: str | None = None,
 ) -> Dossier:
     """Thanh toán — record that the pending fee is paid; the dossier goes back to processing.
 
-    Repeating the same ``provider_ref`` (a payment platform calling back twice) changes nothing.
+    Two ways in: an officer records a payment made at the counter (``method="counter"``), or the
+    payment platform's verified callback records an online payment (``actor`` is ``SYSTEM`` and
+    ``provider_ref`` is the platform's transaction id). An applicant cannot declare an online payment
+    themselves. Repeating the same ``provider_ref`` (a platform calling back twice) changes nothing.
     """
     if method not in ("online", "counter"):
         raise ValidationProblem("method must be online or counter.")
@@ -725,13 +729,15 @@ def pay_fee(
     _require_applicant_or_counter(actor, "pay", dossier)
     if dossier.status != Status.FEES_DUE:
         raise Conflict(f"Action 'pay' is not allowed from status {dossier.status}.", title="Action not allowed now")
+    if actor.kind != "system" and (method == "online" or actor.kind != "officer"):
+        raise Forbidden("Online payments are confirmed by the payment platform; pay with the VietQR code or the "
+                        "payment page. Counter payments are recorded by the one-stop officer.")
     at = now()
-    payment = session.scalars(
-        select(DossierPayment)
-        .where(DossierPayment.dossier_id == dossier.id, DossierPayment.status == "pending")
-        .order_by(DossierPayment.requested_at.desc())
-    ).first()
-    if payment is None:  # pragma: no cover - request_fee always creates one
+    stmt = select(DossierPayment).where(DossierPayment.dossier_id == dossier.id, DossierPayment.status == "pending")
+    if payment_id:
+        stmt = stmt.where(DossierPayment.id == payment_id)
+    payment = session.scalars(stmt.order_by(DossierPayment.requested_at.desc())).first()
+    if payment is None:
         raise Conflict("No fee is waiting for payment.")
     payment.status = "paid"
     payment.method = method
@@ -741,8 +747,35 @@ def pay_fee(
     dossier.fee_paid += payment.amount
     dossier.paid_online = dossier.paid_online or method == "online"
     _append(session, dossier, actor=actor, verb="pay", at=at,
-            data={"payment_id": payment.id, "amount": payment.amount, "method": method})
+            data={"payment_id": payment.id, "amount": payment.amount, "method": method,
+                  "provider_ref": provider_ref, "receipt_no": payment.receipt_no})
     return dossier
+
+
+def confirm_online_payment(
+    session: Session, *, actor: Actor, order_id: str, provider_ref: str, amount: int
+) -> DossierPayment:
+    """Ghi nhận thanh toán trực tuyến — apply a *verified* payment-platform callback.
+
+    ``order_id`` is our payment id. The same ``provider_ref`` again returns the same payment and
+    writes nothing. A different amount is refused (422); a payment already settled by another
+    transaction answers 409, so the platform can refund it.
+    """
+    done = session.scalars(select(DossierPayment).where(DossierPayment.provider_ref == provider_ref)).first()
+    if done is not None:
+        if done.id != order_id:
+            raise Conflict("This transaction id was already used for another order.")
+        return done
+    payment = session.get(DossierPayment, order_id)
+    if payment is None:
+        raise NotFound("No such payment order.")
+    if payment.status != "pending":
+        raise Conflict("This order is already settled.", title="Order already settled")
+    if int(amount) != payment.amount:
+        raise ValidationProblem(f"The amount paid ({amount} VND) differs from the order ({payment.amount} VND).")
+    pay_fee(session, actor=actor, dossier_id=payment.dossier_id, method="online", provider_ref=provider_ref,
+            payment_id=payment.id)
+    return payment
 
 
 def request_withdrawal(session: Session, *, actor: Actor, dossier_id: str, reason: str) -> Dossier:
