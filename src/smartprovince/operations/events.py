@@ -48,7 +48,8 @@ def _float(v: Any) -> float | None:
 
 
 def _location(p: dict[str, Any]) -> tuple[float | None, float | None]:
-    loc = p.get("location") if isinstance(p.get("location"), dict) else {}
+    raw_loc = p.get("location")
+    loc: dict[str, Any] = raw_loc if isinstance(raw_loc, dict) else {}
     lat = _float(_first(p, "lat", "latitude") or _first(loc, "lat", "latitude"))
     lon = _float(_first(p, "lon", "long", "lng", "longitude") or _first(loc, "lon", "long", "lng", "longitude"))
     coords = p.get("coordinates")

@@ -216,9 +216,9 @@ def stats(
 def tiles(session: Session, actor: Actor, *, since: datetime) -> dict[str, Any]:
     """Figures for the IOC wall's tile row: open, critical open, unacknowledged, handled since ``since``."""
     base = incidents_query(actor).subquery()
-    rows = session.execute(
-        select(base.c.status, base.c.severity, func.count()).group_by(base.c.status, base.c.severity)
-    ).all()
+    counted = select(base.c.status, base.c.severity, func.count()).group_by(base.c.status, base.c.severity)
+    result: Any = session.execute(counted)
+    rows: list[tuple[str, str, int]] = [(str(st), str(sev), int(n or 0)) for st, sev, n in result]
     open_total = sum(n for s, _, n in rows if s in lifecycle.OPEN_STATUSES)
     critical = sum(n for s, sev, n in rows if s in lifecycle.OPEN_STATUSES and sev == "critical")
     new = sum(n for s, _, n in rows if s == "new")
