@@ -30,6 +30,7 @@ CKAN_TYPES = {"string": "text", "integer": "int", "number": "numeric", "boolean"
 _TRUE = {"true", "1", "yes", "có", "co", "x"}
 _FALSE = {"false", "0", "no", "không", "khong"}
 _SPACES = re.compile(r"\s+")
+_OTHER_SPACE = re.compile(r"[^\S ]")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ def parse_fields(raw_fields: Any, key: Any) -> tuple[list[FieldDef], list[str]]:
 
 def normalise_text(value: str) -> str:
     """NFC form, no leading/trailing spaces, runs of white space collapsed to one space."""
+    # Fast path (most cells): already NFC, no white space other than single inner spaces.
+    if (unicodedata.is_normalized("NFC", value) and "  " not in value and value == value.strip()
+            and not _OTHER_SPACE.search(value)):
+        return value
     return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
 
 
@@ -126,21 +131,24 @@ class CellError(Exception):
 
 
 def _parse_date(text: str) -> date:
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
-        except ValueError:
-            continue
+    try:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+            return date.fromisoformat(text)
+        day, month, year = text.split("/")
+        if len(year) == 4:
+            return date(int(year), int(month), int(day))
+    except ValueError:
+        pass
     raise CellError("bad_type", "expected a date YYYY-MM-DD or DD/MM/YYYY")
 
 
-def convert(field: FieldDef, raw: Any, codes: set[str] | None = None) -> Any:
+def convert(field: FieldDef, raw: Any, codes: set[str] | None = None, *, normalised: bool = False) -> Any:
     """Turn one raw cell into the stored value (``None`` when empty) or raise :class:`CellError`.
 
     ``codes`` is the set of valid codes of the field's category list (``code`` fields only).
-    Stored values are JSON-friendly: dates as ISO text.
+    Stored values are JSON-friendly: dates as ISO text. ``normalised`` says text is already normalised.
     """
-    if isinstance(raw, str):
+    if isinstance(raw, str) and not normalised:
         raw = normalise_text(raw)
     if raw is None or raw == "":
         if field.required:

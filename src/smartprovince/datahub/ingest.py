@@ -8,7 +8,6 @@ the dataset's fields and writes the valid rows to a newline-delimited JSON file 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -42,7 +41,7 @@ def detect_format(filename: str, head: bytes) -> str:
 
 
 def _csv_rows(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
-    text = codecs.getreader("utf-8-sig")(stream, "strict")
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
     first = text.readline()
     if not first.strip():
         return
@@ -164,6 +163,8 @@ def validate_rows(
     """
     report = Report()
     mapping: dict[str, str] | None = None
+    columns: list[tuple[str, str, FieldDef, set[str] | None]] = []
+    absent: list[str] = []
     by_name = {f.name: f for f in fields}
     for row_no, raw in enumerate(rows, start=1):
         report.total_rows = row_no
@@ -181,6 +182,9 @@ def validate_rows(
             for col in unknown:
                 report.add(0, col, "unknown_column", "the column is not a field of the dataset (ignored)",
                            warning=True)
+            columns = [(col, name, by_name[name], codes.get(by_name[name].codelist or ""))
+                       for col, name in mapping.items()]
+            absent = [n for n in by_name if n not in mapping.values()]
             if any(by_name[n].required for n in missing):
                 report.total_rows = sum(1 for _ in rows) + 1
                 report.bad_rows = set(range(1, report.total_rows + 1))
@@ -190,26 +194,26 @@ def validate_rows(
         if raw.get("__extra__"):
             report.add(row_no, None, "extra_cells", "the row has more cells than the header")
             ok = False
-        for col, name in mapping.items():
-            f = by_name[name]
+        for col, name, f, valid in columns:
             cell = raw.get(col)
             if isinstance(cell, str):
                 report.text_cells += 1
-                if normalise_text(cell) != cell:
+                clean = normalise_text(cell)
+                if clean is not cell and clean != cell:
                     report.normalised_cells += 1
-            report.total_cells += 1
+                cell = clean
             try:
-                values[name] = convert(f, cell, codes.get(f.codelist or ""))
+                value = convert(f, cell, valid, normalised=True)
             except CellError as exc:
-                report.add(row_no, name, exc.code, exc.message, cell)
+                report.add(row_no, name, exc.code, exc.message, raw.get(col))
                 ok = False
                 continue
-            if values[name] is not None:
+            values[name] = value
+            if value is not None:
                 report.filled_cells += 1
-        for name in by_name:
-            if name not in values:
-                values[name] = None
-                report.total_cells += 1
+        report.total_cells += len(by_name)
+        for name in absent:
+            values[name] = None
         if ok:
             report.valid_rows += 1
             out.write(orjson.dumps(values))
