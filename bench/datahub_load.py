@@ -114,7 +114,8 @@ def main() -> None:
         source = folder / "bench.csv"
         started = time.perf_counter()
         _write_csv(source)
-        print(f"wrote {ROWS:,} rows CSV ({source.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - started:.1f} s")
+        took = time.perf_counter() - started
+        print(f"wrote {ROWS:,} rows CSV ({source.stat().st_size / 1e6:,.0f} MB) in {took:.1f} s")
         started = time.perf_counter()
         with db.session() as s:
             load = service.load_file(s, actor=SYSTEM, name="bench", source=source, filename="bench.csv",
