@@ -25,7 +25,7 @@ from smartprovince.sensing.models import Alert, Datastream, Observation, Rollup,
 PERIODS = {"minute": 60, "hour": 3600}
 
 
-@dataclass
+@dataclass(slots=True)
 class ObservationIn:
     """One observation to store (already parsed): times are aware UTC."""
 
@@ -100,7 +100,8 @@ def store_observations(session: Session, *, actor: Actor, observations: list[Obs
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    t = type(value)
+    return t is float or t is int or (t is not bool and isinstance(value, int | float))
 
 
 def split_result(result: Any) -> tuple[float | None, Any]:
@@ -141,8 +142,11 @@ def insert_observations(session: Session, observations: list[ObservationIn]) -> 
     they fill.
     """
     ids: list[int | None] = [None] * len(observations)
-    plain = [i for i, o in enumerate(observations) if _is_plain(o)]
-    rich = [i for i, o in enumerate(observations) if not _is_plain(o)]
+    flags = [_is_plain(o) for o in observations]
+    if all(flags):
+        return _insert_plain(session, observations)
+    plain = [i for i, flag in enumerate(flags) if flag]
+    rich = [i for i, flag in enumerate(flags) if not flag]
     if plain:
         got = _insert_plain(session, [observations[i] for i in plain])
         for i, ident in zip(plain, got, strict=True):
