@@ -67,7 +67,7 @@ def test_citizen_pays_through_the_simulator_once_even_if_called_back_twice(api, 
     pid = d["payments"][0]["id"]
     order = client.get(f"/api/v1/procedures/dossiers/{d['id']}/payments/{pid}", headers=api("citizen")).json()
     assert order["amount"] == 7000 and vietqr.check_crc(order["vietqr"])
-    assert order["pay_url"] == f"/api/v1/procedures/payment-simulator/orders/{pid}"
+    assert order["pay_url"] == f"/portal/payment-simulator/{pid}"
     assert vietqr.parse_fields(vietqr.parse_fields(order["vietqr"])["62"])["08"] == d["code"]
     svg = client.get(order["qr_url"], headers=api("citizen"))
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content
@@ -84,7 +84,7 @@ def test_citizen_pays_through_the_simulator_once_even_if_called_back_twice(api, 
         return client.post("/api/v1/procedures/payments/callback", content=body, headers=headers).status_code
 
     monkeypatch.setattr(payment_adapter, "deliver_callback", deliver)
-    r = client.post(order["pay_url"] + "/pay", headers=api("citizen"))
+    r = client.post(f"/api/v1/procedures/payment-simulator/orders/{pid}/pay", headers=api("citizen"))
     assert r.status_code == 200 and r.json()["callback_status"] == 200, r.text
     assert sent[0][0] == "http://testserver/api/v1/procedures/payments/callback"
     after = client.get(f"/api/v1/procedures/dossiers/{d['id']}", headers=api("citizen")).json()
@@ -133,7 +133,8 @@ def test_http_platform_client_signs_orders():
         seen["body"] = request.content
         return httpx.Response(201, json={"order_id": "abc", "pay_url": "https://pay.example/abc"})
 
-    client = payment_adapter.HttpPaymentPlatform("https://pay.example", "M1", "k", transport=httpx.MockTransport(handler))
+    client = payment_adapter.HttpPaymentPlatform("https://pay.example", "M1", "k",
+                                                 transport=httpx.MockTransport(handler))
     out = client.create_order(payment_adapter.PaymentOrder("abc", 5000, "TTHC X", "https://us/cb"))
     assert out.pay_url == "https://pay.example/abc"
     assert payment_adapter.verify("k", seen["body"], seen["sig"])
@@ -142,3 +143,35 @@ def test_http_platform_client_signs_orders():
         lambda r: httpx.Response(503)))
     with pytest.raises(payment_adapter.PaymentError):
         down.create_order(payment_adapter.PaymentOrder("abc", 5000, "TTHC X", "https://us/cb"))
+
+
+def _pdf_text(data: bytes) -> str:
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    out = subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True)  # noqa: S603, S607 - fixed argv
+    return out.stdout.decode()
+
+
+def test_forms_and_fee_receipt_are_vietnamese_pdfs(api, client, monkeypatch):
+    d = _fees_due(client, api)
+    pid = d["payments"][0]["id"]
+    base = f"/api/v1/procedures/dossiers/{d['id']}"
+    r = client.get(f"{base}/forms/receipt.pdf", headers=api("citizen"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf" and r.content[:5] == b"%PDF-"
+    text = _pdf_text(r.content)
+    assert "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ" in text and d["code"] in text and d["lookup_key"] in text
+    control = _pdf_text(client.get(f"{base}/forms/control.pdf", headers=api("police")).content)
+    assert "PHIẾU KIỂM SOÁT" in control and "Tiếp nhận hồ sơ" in control
+    # Forms that do not apply answer 404; so does someone else's dossier.
+    assert client.get(f"{base}/forms/refusal.pdf", headers=api("citizen")).status_code == 404
+    assert client.get(f"{base}/forms/receipt.pdf", headers=api("other_citizen")).status_code == 404
+    assert client.get(f"{base}/payments/{pid}/receipt.pdf", headers=api("citizen")).status_code == 404
+    raw, headers = _signed({"order_id": pid, "provider_ref": "BANK-7", "amount": 7000, "status": "paid"})
+    assert client.post("/api/v1/procedures/payments/callback", content=raw, headers=headers).status_code == 200
+    receipt = client.get(f"{base}/payments/{pid}/receipt.pdf", headers=api("citizen"))
+    assert receipt.status_code == 200
+    text = _pdf_text(receipt.content)
+    assert "BIÊN LAI THU PHÍ, LỆ PHÍ" in text and "7.000 đồng" in text and "BANK-7" in text

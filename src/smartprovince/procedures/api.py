@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from smartprovince.core.deps import DbSession
-from smartprovince.core.errors import ValidationProblem
+from smartprovince.core.errors import NotFound, Unauthorized, ValidationProblem
 from smartprovince.core.pagination import CursorParams, Page, paginate
 from smartprovince.core.security import Actor, authenticated, public, require
 from smartprovince.core.storage import Storage
-from smartprovince.core.errors import NotFound, Unauthorized
 from smartprovince.procedures import catalog, queries, service, stats, vietqr
 from smartprovince.procedures.adapters import payment as payment_adapter
 from smartprovince.procedures.config import get_procedures_settings
@@ -278,7 +277,7 @@ def get_stats(
 
 # ------------------------------------------------------------------------------------------ fees
 
-_PROBLEMS = {401: {"description": "Bad signature"}, 404: {"description": "Not found"},
+_PROBLEMS: dict[int | str, dict[str, Any]] = {401: {"description": "Bad signature"}, 404: {"description": "Not found"},
              409: {"description": "Conflict"}, 422: {"description": "Invalid"}}
 
 
@@ -382,3 +381,36 @@ def simulator_pay(
     order_id: str, request: Request, session: DbSession, actor: Actor = Depends(authenticated()),
 ) -> SimulatedPaymentOut:
     return SimulatedPaymentOut(order_id=order_id, callback_status=simulate_payment(request, session, actor, order_id))
+
+
+# ------------------------------------------------------------------------------------------ PDF forms
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(data, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{filename}"', "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/dossiers/{dossier_id}/forms/{kind}.pdf", summary="A printable form of the dossier (PDF, Vietnamese)",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}, 404: _PROBLEMS[404]})
+def get_form(
+    dossier_id: str, kind: Literal["receipt", "supplement", "refusal", "apology", "control"], request: Request,
+    session: DbSession, actor: Actor = Depends(authenticated()),
+) -> Response:
+    from smartprovince.procedures import documents
+
+    d = queries.access_dossier_by_id(session, actor, dossier_id)
+    data = documents.render_form(session, d, kind, base_url=str(request.base_url))
+    return _pdf(data, f"{kind}-{d.code}.pdf")
+
+
+@router.get("/dossiers/{dossier_id}/payments/{payment_id}/receipt.pdf", summary="Fee receipt of a paid fee (PDF)",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}, 404: _PROBLEMS[404]})
+def get_fee_receipt(
+    dossier_id: str, payment_id: str, session: DbSession, actor: Actor = Depends(authenticated()),
+) -> Response:
+    from smartprovince.procedures import documents
+
+    d = queries.access_dossier_by_id(session, actor, dossier_id)
+    p = queries.payment_of(session, d, payment_id)
+    return _pdf(documents.render_fee_receipt(session, d, p), f"bien-lai-{p.receipt_no}.pdf")

@@ -163,6 +163,13 @@ async def applicant_post(
     if verb not in lifecycle.APPLICANT_VERBS or verb == "submit":
         raise NotFound("No such action.")
     note = str(form.get("note") or "")
+    if verb == "pay":  # online fees are paid at the payment platform, confirmed by its signed callback
+        d = queries.access_dossier_by_id(session, actor, dossier_id)
+        pending = queries.pending_payment(session, d)
+        if pending is None:
+            return redirect(request, f"/portal/dossiers/{dossier_id}", message="Không có khoản phí chờ thanh toán.",
+                            kind="error")
+        return redirect(request, f"/portal/dossiers/{dossier_id}/payments/{pending.id}")
     try:
         bus.begin_write(session)
         if verb == "supplement":
@@ -179,6 +186,58 @@ async def applicant_post(
     session.commit()
     return redirect(request, f"/portal/dossiers/{dossier_id}", message="Đã thực hiện: {action}.",
                     action=VERB_LABELS[verb])
+
+
+@router.get("/portal/dossiers/{dossier_id}/payments/{payment_id}")
+def payment_page(
+    dossier_id: str, payment_id: str, request: Request, session: DbSession, actor: Actor = Depends(authenticated()),
+) -> Response:
+    """Thanh toán phí — the VietQR to scan with any bank app, or the payment platform's page."""
+    from smartprovince.procedures.api import order_for
+
+    d = queries.access_dossier_by_id(session, actor, dossier_id)
+    order = order_for(request, d, queries.payment_of(session, d, payment_id))
+    return render(request, "procedures/payment.html", _ctx(d=d, order=order))
+
+
+@router.get("/portal/payment-simulator/{order_id}")
+def simulator_page(
+    order_id: str, request: Request, session: DbSession, actor: Actor = Depends(authenticated()),
+) -> Response:
+    """Cổng thanh toán (mô phỏng) — stands in for the payment platform's page on a test installation."""
+    from smartprovince.procedures.config import get_procedures_settings
+    from smartprovince.procedures.models import DossierPayment
+
+    p = session.get(DossierPayment, order_id)
+    if p is None or get_procedures_settings().payment_backend != "simulator":
+        raise NotFound("No such payment order.")
+    d = queries.access_dossier_by_id(session, actor, p.dossier_id)
+    return render(request, "procedures/payment_simulator.html", _ctx(d=d, p=p))
+
+
+@router.post("/portal/payment-simulator/{order_id}")
+async def simulator_confirm(
+    order_id: str, request: Request, session: DbSession, actor: Actor = Depends(authenticated()),
+) -> Response:
+    """The payer confirms on the simulator: it sends the platform's signed callback, then we go back."""
+    from starlette.concurrency import run_in_threadpool
+
+    from smartprovince.procedures.api import simulate_payment
+    from smartprovince.procedures.models import DossierPayment
+
+    form = await request.form()
+    verify_csrf(request, str(form.get("csrf_token") or ""))
+    p = session.get(DossierPayment, order_id)
+    if p is None:
+        raise NotFound("No such payment order.")
+    dossier_id = p.dossier_id
+    # The callback is an HTTP request to this same server: send it from a worker thread so the
+    # event loop stays free to answer it.
+    status = await run_in_threadpool(simulate_payment, request, session, actor, order_id)
+    back = f"/portal/dossiers/{dossier_id}"
+    if 200 <= status < 300:
+        return redirect(request, back, message="Thanh toán thành công. Biên lai đã được gửi vào hồ sơ.")
+    return redirect(request, back, message="Cổng thanh toán chưa xác nhận, vui lòng thử lại.", kind="error")
 
 
 # ------------------------------------------------------------------------------------------ console

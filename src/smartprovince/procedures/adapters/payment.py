@@ -13,7 +13,8 @@ Protocol with the platform (the same for the real HTTP client and the built-in s
    repeat with the same ``provider_ref`` changes nothing (idempotent).
 
 ``SimulatedPaymentPlatform`` plays the platform inside our own app (routes under
-``/api/v1/procedures/payment-simulator``) so the whole path runs with no outside system.
+``/portal/payment-simulator`` and ``/api/v1/procedures/payment-simulator``) so the whole path runs
+with no outside system.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class SimulatedPaymentPlatform:
 
     def create_order(self, order: PaymentOrder) -> CreatedOrder:
         return CreatedOrder(order_id=order.order_id,
-                            pay_url=f"/api/v1/procedures/payment-simulator/orders/{order.order_id}")
+                            pay_url=f"/portal/payment-simulator/{order.order_id}")
 
     def build_callback(self, *, order_id: str, amount: int) -> tuple[bytes, dict[str, str]]:
         """The signed callback the platform sends once the payer has paid: (body, headers)."""
