@@ -108,6 +108,7 @@ def test_wall_receives_a_live_incident(live, page, tmp_path: Path) -> None:  # t
     item.wait_for(timeout=15000)
     assert "Trạm thủy văn Cầu Cất" in item.inner_text() and "Khẩn cấp" in item.inner_text()
     assert page.locator("#ioc-map path.leaflet-interactive").count() == 1  # the marker arrived too
+    page.wait_for_function("document.querySelector('#wall-tiles .ioc-tile.alarm .value')?.textContent.trim() === '1'")
     page.screenshot(path=str(shots / "ioc-wall-live.png"))
 
     item.get_by_role("link").click()

@@ -171,6 +171,17 @@ def wall(request: Request, session: DbSession, actor: Actor = Depends(require(RE
     )
 
 
+@router.get("/ioc/wall/tiles")
+def wall_tiles(request: Request, session: DbSession, actor: Actor = Depends(require(READ))) -> Response:
+    """The wall's two tile rows alone (HTML fragment); the wall reloads them after each live message."""
+    midnight = datetime.combine(local_now().date(), time(), tzinfo=VN_TZ)
+    return render(
+        request,
+        "operations/_wall_tiles.html",
+        _ctx(request, tiles=queries.tiles(session, actor, since=midnight), kpis=kpi.wall_kpis(session, actor)),
+    )
+
+
 @router.get("/ioc/incidents/feed")
 async def feed_stream(
     request: Request,
