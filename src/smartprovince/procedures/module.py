@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smartprovince.core.modules import Module, NavLink
 from smartprovince.procedures import api, demo, pages
+from smartprovince.procedures import events as _events  # noqa: F401 - importing registers the bus handlers
 from smartprovince.procedures.cli import cli
 
 PERMISSIONS = {

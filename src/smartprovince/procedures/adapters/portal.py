@@ -1,0 +1,137 @@
+"""National public-service portal adapter (Cổng Dịch vụ công quốc gia) — status sync of dossiers.
+
+Every status change of a dossier is pushed to the portal as one record (the portal keeps the
+newest per ``MaHoSo``). The record has the fields the portal's dossier-sync service expects:
+
+=======================  ==========================================================================
+``MaHoSo``               dossier code
+``MaTTHC``               national procedure code
+``MaDonVi``              our unit code at the portal, and ``MaCoQuan`` the receiving agency's code
+``TrangThaiHoSo``        the national status code 1–10
+``KenhThucHien``         1 = at the counter, 2 = online, 3 = by post
+``NgayNopHoSo`` …        submitted, received, due (the extended date once there is one), finished,
+                         returned — ``yyyyMMddHHmmss`` in Vietnam time, empty when not yet
+``ThanhToanTrucTuyen``   1 when the fee was paid online; ``PhiLePhi`` the fee paid (VND)
+``HinhThucTraKQ``        how the result is returned (1 counter, 2 post, 3 electronic; 0 not yet)
+``KetQuaXuLy``           1 finished / returned, 2 refused or stopped, 0 still open
+``ThoiDiemCapNhat``      when the change happened (lets the portal ignore an older, re-sent record)
+=======================  ==========================================================================
+
+``HttpPortalClient`` posts the record as JSON to ``{portal_url}/DongBoHoSoMC`` with a bearer token;
+any error raises :class:`PortalError`, the bus handler fails, and the bus retries the event from the
+outbox with growing delays (then keeps it as a dead letter for an operator). ``SimulatedPortal``
+keeps the records in memory and can be told to fail, to test exactly that.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+
+from smartprovince.core.clock import VN_TZ
+
+CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
+RETURN_CODES = {"counter": 1, "post": 2, "electronic": 3}
+
+
+class PortalError(Exception):
+    """The portal could not be reached or refused the record; the push will be retried."""
+
+
+def _when(value: Any) -> str:
+    if not value:
+        return ""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return at.astimezone(VN_TZ).strftime("%Y%m%d%H%M%S")
+
+
+def portal_record(payload: dict[str, Any], *, unit_code: str) -> dict[str, Any]:
+    """Turn a ``procedures.dossier.*`` event payload into the portal's dossier record."""
+    status = int(payload["status"])
+    return {
+        "MaHoSo": payload["code"],
+        "MaTTHC": payload.get("procedure_code") or "",
+        "MaDonVi": unit_code,
+        "MaCoQuan": payload.get("agency_code") or "",
+        "TrangThaiHoSo": status,
+        "KenhThucHien": CHANNEL_CODES.get(payload.get("channel") or "", 2),
+        "NgayNopHoSo": _when(payload.get("submitted_at")),
+        "NgayTiepNhan": _when(payload.get("received_at")),
+        "NgayHenTra": _when(payload.get("extended_due_at") or payload.get("due_at")),
+        "NgayKetThucXuLy": _when(payload.get("finished_at")),
+        "NgayTraKetQua": _when(payload.get("returned_at")),
+        "ThanhToanTrucTuyen": 1 if payload.get("paid_online") else 0,
+        "PhiLePhi": int(payload.get("fee_paid") or 0),
+        "HinhThucTraKQ": RETURN_CODES.get(payload.get("return_method") or "", 0),
+        "KetQuaXuLy": 1 if status in (9, 10) else 2 if status in (3, 8) else 0,
+        "ThoiDiemCapNhat": _when(payload.get("at")),
+    }
+
+
+class Portal(Protocol):
+    """The interface of the national portal's sync service."""
+
+    def push(self, record: dict[str, Any]) -> None:
+        """Send one record; raises :class:`PortalError` when it was not accepted."""
+        ...
+
+
+class HttpPortalClient:
+    """The real portal over HTTPS (``SMARTPROVINCE_PROCEDURES_PORTAL_URL`` / ``_TOKEN``)."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.transport = transport
+
+    def push(self, record: dict[str, Any]) -> None:
+        try:
+            with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
+                r = client.post(f"{self.base_url}/DongBoHoSoMC", json=record,
+                                headers={"Authorization": f"Bearer {self.token}"})
+        except httpx.HTTPError as exc:
+            raise PortalError(f"portal unreachable: {exc.__class__.__name__}") from exc
+        if not 200 <= r.status_code < 300:
+            raise PortalError(f"portal answered {r.status_code}")
+        body = r.json() if r.content else {}
+        if isinstance(body, dict) and str(body.get("error_code", "0")) not in ("0", ""):
+            raise PortalError(f"portal refused the record: {body.get('message', '')}"[:200])
+
+
+class SimulatedPortal:
+    """A local stand-in: keeps the newest record per dossier and every push, in memory.
+
+    ``fail_next`` makes the next N pushes fail (as when the portal is down).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.records: dict[str, dict[str, Any]] = {}
+        self.pushes: list[dict[str, Any]] = []
+        self.fail_next = 0
+
+    def push(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                raise PortalError("simulated portal is down")
+            self.pushes.append(record)
+            old = self.records.get(record["MaHoSo"])
+            if old is None or old["ThoiDiemCapNhat"] <= record["ThoiDiemCapNhat"]:
+                self.records[record["MaHoSo"]] = record
+
+
+SIMULATOR = SimulatedPortal()
+"""The simulator instance of this process (what the portal "received")."""
+
+
+def portal_from_settings(settings: Any) -> Portal:
+    """The adapter chosen by ``portal_backend`` (the one place where it is wired)."""
+    if settings.portal_backend == "http":
+        return HttpPortalClient(settings.portal_url, settings.portal_token)
+    return SIMULATOR
