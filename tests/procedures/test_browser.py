@@ -1,0 +1,200 @@
+"""The whole path in headless Chromium: citizen submits → one-stop officer receives → specialist processes
+and asks for the fee → citizen pays on the payment simulator (signed callback over HTTP) → leader approves →
+result returned → citizen sees it, and the portal simulator got every status.
+
+Skipped (not failed) only when Chromium or Playwright is absent. Screenshots go to a temporary folder, or
+to ``SMARTPROVINCE_SCREENSHOTS`` when set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smartprovince.core.migrate import upgrade
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+PASSWORD = "mat-khau-thu-nghiem-1"  # noqa: S105 - test accounts in a temporary database
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    import uvicorn
+
+    from smartprovince import identity
+    from smartprovince.app import create_app
+    from smartprovince.core.bus import begin_write
+    from smartprovince.core.db import Database
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.procedures import catalog
+    from smartprovince.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'browser.db'}"
+    upgrade(url)
+    settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=url, load_demo=False,
+                        secret_key="browser-test-secret", log_json=True)
+    db = Database(url)
+    with db.session() as s:
+        begin_write(s)
+        identity.sync_builtin_roles(s)
+        province = identity.create_organisation(s, actor=SYSTEM, code="30", name="Tỉnh Hải Dương", level="province")
+        district = identity.create_organisation(s, actor=SYSTEM, code="296", name="Huyện Cẩm Giàng",
+                                                level="district", parent_id=province.id)
+        commune = identity.create_organisation(s, actor=SYSTEM, code="10792", name="Thị trấn Lai Cách",
+                                               level="commune", parent_id=district.id)
+        for username, name, kind, role, org in [
+            ("congdan", "Nguyễn Thị Hoa", "citizen", "citizen", None),
+            ("motcua", "Lê Thị Mai", "officer", "onestop_officer", commune),
+            ("chuyenvien", "Trần Văn Nam", "officer", "specialist", commune),
+            ("lanhdao", "Phạm Văn Đức", "officer", "district_leader", district),
+        ]:
+            identity.create_user(s, actor=SYSTEM, username=username, password=PASSWORD, full_name=name, kind=kind,
+                                 org_id=org.id if org else None, roles=[(role, org.id if org else None)],
+                                 cccd="030190001234" if kind == "citizen" else None)
+        catalog.load_essential_services(s, actor=SYSTEM)
+    app = create_app(settings, db=db)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield {"base": f"http://127.0.0.1:{port}", "app": app, "db": db}
+    server.should_exit = True
+    thread.join(10)
+    db.dispose()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SMARTPROVINCE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def browser():  # type: ignore[no-untyped-def]
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _login(browser: Any, base: str, username: str) -> Any:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN").new_page()
+    page.set_default_timeout(15000)
+    page.goto(base + "/login")
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(base + "/**")
+    return page
+
+
+def _officer_does(page: Any, base: str, dossier_id: str, *verbs: str, fill: dict[str, str] | None = None) -> None:
+    for verb in verbs:
+        page.goto(f"{base}/console/procedures/dossiers/{dossier_id}")
+        form = page.locator(f"form[data-action='{verb}']")
+        for selector, value in (fill or {}).items():
+            if form.locator(selector).count():
+                form.locator(selector).fill(value)
+        form.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        assert "Đã thực hiện" in page.inner_text("main"), (verb, page.inner_text("main")[:500])
+
+
+def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: Any, shots: Path, tmp_path: Path):
+    from smartprovince.procedures.adapters import portal
+
+    portal.SIMULATOR.records.clear()
+    base = live["base"]
+
+    # The citizen submits a birth registration online with the birth certificate.
+    citizen = _login(browser, base, "congdan")
+    citizen.goto(base + "/portal/procedures/1.001193/submit")
+    citizen.locator("#f-agency").select_option("10792")
+    (tmp_path / "giay-chung-sinh.png").write_bytes(PNG)
+    citizen.locator("#doc-1").set_input_files(str(tmp_path / "giay-chung-sinh.png"))
+    citizen.locator("#submit-button").click()
+    citizen.wait_for_url(re.compile(r".*/portal/dossiers/\w+"))
+    dossier_id = citizen.url.rsplit("/", 1)[1].split("?")[0]
+    code = re.search(r"Hồ sơ (\S+)", citizen.inner_text("h1")).group(1)  # type: ignore[union-attr]
+    citizen.screenshot(path=str(shots / "procedures-1-submitted.png"), full_page=True)
+
+    # The one-stop officer receives it and hands it to processing; the receipt slip is printable.
+    onestop = _login(browser, base, "motcua")
+    onestop.goto(base + "/console/procedures")
+    assert code in onestop.inner_text("main")
+    _officer_does(onestop, base, dossier_id, "claim", "receive", "forward")
+    onestop.goto(f"{base}/console/procedures/dossiers/{dossier_id}")
+    assert onestop.locator("#forms a", has_text="Giấy tiếp nhận").count() == 1
+    onestop.screenshot(path=str(shots / "procedures-2-received.png"), full_page=True)
+
+    # The specialist claims it and asks for a fee of 8 000 đ.
+    specialist = _login(browser, base, "chuyenvien")
+    _officer_does(specialist, base, dossier_id, "claim", "request_fee", fill={"input[name=amount]": "8000"})
+
+    # The citizen pays: dossier page → payment page with the VietQR → payment simulator → back.
+    citizen.goto(f"{base}/portal/dossiers/{dossier_id}")
+    assert "Chờ thanh toán" in citizen.inner_text("main")
+    citizen.locator("a.payment-link").click()
+    citizen.wait_for_selector("#vietqr")
+    assert citizen.locator("#vietqr").evaluate("img => img.naturalWidth") > 100
+    assert "8.000 đ" in citizen.inner_text("#amount")
+    citizen.screenshot(path=str(shots / "procedures-3-payment.png"), full_page=True)
+    citizen.locator("#pay-online").click()
+    citizen.locator("#confirm-payment").click()
+    citizen.wait_for_url(re.compile(rf".*/portal/dossiers/{dossier_id}.*"))
+    assert "Thanh toán thành công" in citizen.inner_text("main"), citizen.inner_text("main")[:400]
+    assert "Đã thanh toán" in citizen.inner_text("main") and "BL-" in citizen.inner_text("main")
+    citizen.screenshot(path=str(shots / "procedures-4-paid.png"), full_page=True)
+
+    # The specialist forwards for approval; the leader approves; the one-stop desk returns the result.
+    _officer_does(specialist, base, dossier_id, "claim", "forward")
+    leader = _login(browser, base, "lanhdao")
+    _officer_does(leader, base, dossier_id, "claim", "finish", fill={"#n-finish": "Đã ký giấy khai sinh"})
+    onestop.goto(f"{base}/console/procedures/dossiers/{dossier_id}")
+    _officer_does(onestop, base, dossier_id, "claim")
+    onestop.goto(f"{base}/console/procedures/dossiers/{dossier_id}")
+    onestop.locator("form[data-action='return_result'] select[name=method]").select_option("electronic")
+    onestop.locator("form[data-action='return_result'] button[type=submit]").click()
+    onestop.wait_for_load_state()
+
+    # The citizen sees the result returned, with the whole timeline.
+    citizen.goto(f"{base}/portal/dossiers/{dossier_id}")
+    assert citizen.inner_text("#dossier-status") == "Đã trả kết quả"
+    citizen.screenshot(path=str(shots / "procedures-5-returned.png"), full_page=True)
+    receipt = citizen.request.get(f"{base}/api/v1/procedures/dossiers/{dossier_id}/forms/receipt.pdf")
+    assert receipt.status == 200 and receipt.body()[:5] == b"%PDF-"
+
+    # Every status change reached the national portal (simulator) through the bus.
+    from smartprovince.core.bus import bus_of
+
+    bus_of(live["app"]).drain()
+    assert portal.SIMULATOR.records[code]["TrangThaiHoSo"] == 10
+    assert portal.SIMULATOR.records[code]["ThanhToanTrucTuyen"] == 1
