@@ -4,6 +4,8 @@ set -e
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need="$need fonts-dejavu-core"
+# pdftotext / pdftoppm: the procedures tests read the Vietnamese text back from the generated PDFs.
+command -v pdftotext >/dev/null 2>&1 || need="$need poppler-utils"
 if [ -n "$need" ]; then
   echo "Installing system packages:$need"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
