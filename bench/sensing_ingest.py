@@ -81,7 +81,7 @@ def _http(url: str, data_dir: Path, ds: int, credential: str, total: int, batch:
          "--log-level", "warning", "--no-access-log"], env=env)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{base}/healthz").status_code == 200:
