@@ -86,12 +86,12 @@ def _finite(v: float) -> float:
     return round(v, 4) if math.isfinite(v) else 0.0
 
 
-def mae(actual: np.ndarray, predicted: np.ndarray) -> float:
+def mae(actual: Any, predicted: Any) -> float:
     """Mean absolute error."""
     return float(np.mean(np.abs(np.asarray(actual, dtype=float) - np.asarray(predicted, dtype=float))))
 
 
-def mape(actual: np.ndarray, predicted: np.ndarray) -> float | None:
+def mape(actual: Any, predicted: Any) -> float | None:
     """Mean absolute percentage error in % over the points whose actual value is not zero (None if none)."""
     a, p = np.asarray(actual, dtype=float), np.asarray(predicted, dtype=float)
     keep = a != 0

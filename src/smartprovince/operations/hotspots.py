@@ -202,7 +202,7 @@ def dbscan_clusters(lon: np.ndarray, lat: np.ndarray, *, eps_m: float = 500.0, m
     grid = make_grid(lon, lat, max(eps_m, 1.0), max_cells=10**9)
     pts = to_metres(grid, lon, lat)
     labels = DBSCAN(eps=eps_m, min_samples=min_samples).fit_predict(pts)
-    features = []
+    features: list[dict[str, Any]] = []
     for label in sorted(set(labels.tolist()) - {-1}):
         member = labels == label
         centre = pts[member].mean(axis=0)

@@ -322,7 +322,7 @@ def evaluate(formula: str, values: dict[str, float | None]) -> float | None:
         if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
             return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
             return float(node.value)
         return values.get(_dotted(node) or "")
 
@@ -554,7 +554,8 @@ def _demo_history(session: Session, *, count: int = 3000) -> int:
         month_index = int((365 - age_days) / 30.4)
         r = rnd.random()
         acc = 0.0
-        lat = lon = None
+        lat: float | None = None
+        lon: float | None = None
         for clat, clon, spread, weight, first in DEMO_CLUSTERS:
             acc += weight
             if r < acc:
@@ -562,11 +563,12 @@ def _demo_history(session: Session, *, count: int = 3000) -> int:
                     lat, lon = rnd.gauss(clat, spread), rnd.gauss(clon, spread)
                 break
         code = rnd.choice(list(districts))
-        if lat is None:
+        if lat is None or lon is None:
             dlat, dlon, _ = DISTRICTS[code]
             lat, lon = dlat + rnd.uniform(-0.05, 0.05), dlon + rnd.uniform(-0.05, 0.05)
         else:
-            code = min(DISTRICTS, key=lambda c: (DISTRICTS[c][0] - lat) ** 2 + (DISTRICTS[c][1] - lon) ** 2)
+            here = (lat, lon)
+            code = min(DISTRICTS, key=lambda c: (DISTRICTS[c][0] - here[0]) ** 2 + (DISTRICTS[c][1] - here[1]) ** 2)
             code = code if code in districts else next(iter(districts))
         opened = end - timedelta(days=age_days)
         # Weekends are quieter: a weekly rhythm the seasonal forecast should find.

@@ -14,8 +14,7 @@ from smartprovince.core.modules import NavLink
 from smartprovince.core.security import Actor, require
 from smartprovince.operations import api_analytics, kpi_engine
 from smartprovince.operations.sops import all_sops
-from smartprovince.web.i18n import request_lang
-from smartprovince.web.rendering import render
+from smartprovince.web import render, request_lang
 
 router = APIRouter()
 READ = kpi_engine.READ
