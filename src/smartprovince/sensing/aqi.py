@@ -17,7 +17,7 @@ All concentrations are in µg/m³. The breakpoints below were checked against th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 INDEX = (0, 50, 100, 150, 200, 300, 400, 500)
@@ -95,7 +95,8 @@ def nowcast(hourly: Sequence[float | None]) -> float | None:
     return sum(0.5 ** (i + 1) * v for i, v in enumerate(values) if v is not None)
 
 
-def hourly_aqi(latest: dict[str, float | None], pm_history: dict[str, Sequence[float | None]]) -> dict[str, object]:
+def hourly_aqi(latest: Mapping[str, float | None], pm_history: Mapping[str, Sequence[float | None]],
+               ) -> dict[str, object]:
     """Hourly VN_AQI from this hour's means (O3, CO, SO2, NO2) and 12 hours of PM (latest first).
 
     Returns ``{"aqi": int | None, "sub": {parameter: int}, "dominant": parameter | None}``.
@@ -112,7 +113,7 @@ def hourly_aqi(latest: dict[str, float | None], pm_history: dict[str, Sequence[f
     return _combine(sub)
 
 
-def daily_aqi(hourly: dict[str, Sequence[float | None]]) -> dict[str, object]:
+def daily_aqi(hourly: Mapping[str, Sequence[float | None]]) -> dict[str, object]:
     """Daily VN_AQI from the 24 hourly means of each parameter (``None`` = missing hour)."""
     sub: dict[str, float] = {}
     for p in ("PM2.5", "PM10"):

@@ -141,6 +141,8 @@ def history(db: Database, ids: dict[str, Any], *, now: datetime, progress: Any =
                 sa.select(Datastream).join(ObservedProperty).where(Datastream.thing_id == ids[st["key"]]))}
             batch: list[ingest.ObservationIn] = []
             for code, ds in streams.items():
+                if code is None:
+                    continue
                 model = Model(st, code, rng, start)
                 foi = service.feature_for_datastream(s, ds)
                 for i in range(steps + 1):

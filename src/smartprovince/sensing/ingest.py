@@ -155,7 +155,7 @@ def insert_observations(session: Session, observations: list[ObservationIn]) -> 
     rows = {i: _row(observations[i]) for i in rich}
     for i in rich:
         groups[tuple(sorted(rows[i]))].append(i)
-    table = Observation.__table__
+    table: Any = Observation.__table__
     conn = session.connection()
     for members in groups.values():
         result = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
@@ -168,25 +168,26 @@ def insert_observations(session: Session, observations: list[ObservationIn]) -> 
 def _insert_plain(session: Session, observations: list[ObservationIn]) -> list[int]:
     conn = session.connection()
     if conn.dialect.name != "sqlite":
-        table = Observation.__table__
+        table: Any = Observation.__table__
         params = [{"datastream_id": o.datastream_id, "phenomenon_time": o.phenomenon_time,
                    "result_number": float(o.result), "feature_of_interest_id": o.feature_of_interest_id}
                   for o in observations]
         result = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), params)
         return [r[0] for r in result]
     # SQLite: the session holds the write lock (BEGIN IMMEDIATE), so new rowids follow the current maximum.
-    before = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM sensing_observation")).scalar_one()
+    before: int = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM sensing_observation")).scalar_one()
     utc = UTC
-    params = [(o.datastream_id,
+    raw_params = [(o.datastream_id,
                (t if t.tzinfo is utc else t.astimezone(utc)).replace(tzinfo=None).isoformat(" ", "microseconds"),
                float(o.result), o.feature_of_interest_id) for o in observations for t in (o.phenomenon_time,)]
-    cursor = conn.connection.driver_connection.cursor()
+    driver: Any = conn.connection.driver_connection
+    cursor = driver.cursor()
     try:
         cursor.executemany("INSERT INTO sensing_observation (datastream_id, phenomenon_time, result_number, "
-                           "feature_of_interest_id) VALUES (?, ?, ?, ?)", params)
+                           "feature_of_interest_id) VALUES (?, ?, ?, ?)", raw_params)
     finally:
         cursor.close()
-    after = conn.execute(sa.text("SELECT max(id) FROM sensing_observation")).scalar_one()
+    after: int = conn.execute(sa.text("SELECT max(id) FROM sensing_observation")).scalar_one()
     if after - before == len(observations):
         return list(range(before + 1, after + 1))
     return list(conn.execute(sa.text("SELECT id FROM sensing_observation WHERE id > :b ORDER BY id"),
@@ -235,6 +236,9 @@ def update_rollups(session: Session, datastream_id: int, values: list[tuple[date
 
 
 def _upsert_rollups(session: Session, dialect: str, params: list[dict[str, Any]]) -> None:
+    ins: Any
+    least: Any
+    greatest: Any
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -272,7 +276,7 @@ def recompute_rollups(session: Session, datastream_id: int, times: list[datetime
                 Observation.phenomenon_time < end, Observation.result_number.is_not(None))).all()
             if rows:
                 last = max(rows, key=lambda r: r[0])
-                vals = [r[1] for r in rows]
+                vals = [float(r[1] or 0.0) for r in rows]
                 session.add(Rollup(datastream_id=datastream_id, period=period, start=start, count=len(vals),
                                    total=sum(vals), minimum=min(vals), maximum=max(vals), last_value=last[1],
                                    last_time=last[0]))
@@ -313,7 +317,7 @@ def evaluate_thresholds(session: Session, *, actor: Actor, datastream: Datastrea
             if history is None:
                 window = max((r.window_minutes or 60) for r in rules if r.kind == "rate")
                 since = values[0][0] - timedelta(minutes=window)
-                history = [(t, v) for t, v in session.execute(sa.select(
+                history = [(t, float(v or 0.0)) for t, v in session.execute(sa.select(
                     Observation.phenomenon_time, Observation.result_number).where(
                     Observation.datastream_id == datastream.id, Observation.phenomenon_time >= since,
                     Observation.phenomenon_time <= values[-1][0], Observation.result_number.is_not(None),
@@ -390,7 +394,7 @@ def _clear(session: Session, actor: Actor, rule: Threshold, d: Datastream, alert
 
 def purge_raw(session: Session, *, actor: Actor, older_than: datetime) -> int:
     """Delete raw observations older than ``older_than`` (the rollups stay); returns how many."""
-    result = session.execute(sa.delete(Observation).where(Observation.phenomenon_time < older_than))
+    result: Any = session.execute(sa.delete(Observation).where(Observation.phenomenon_time < older_than))
     count = result.rowcount or 0
     audit.record(session, actor=actor, action="sensing.observation.purge", object_type="sensing.observation",
                  object_id="*", data={"older_than": older_than.isoformat(), "count": count})

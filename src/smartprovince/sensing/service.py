@@ -299,7 +299,7 @@ def _create_observation(session: Session, *, actor: Actor, body: dict[str, Any],
     obs = parse_observation(body, ds.id, foi_id)
     ingest.check_datastreams(session, actor, {ds.id})
     ids = ingest.store_observations(session, actor=actor, observations=[obs], datastreams={ds.id: ds})
-    return session.get(Observation, ids[0])
+    return session.get_one(Observation, ids[0])
 
 
 def parse_observation(body: dict[str, Any], datastream_id: int, foi_id: int | None) -> ingest.ObservationIn:

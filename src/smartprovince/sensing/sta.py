@@ -599,7 +599,9 @@ KNOWN_OPTIONS = {"$filter", "$select", "$expand", "$orderby", "$top", "$skip", "
 
 def split_top_level(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside parentheses and quotes."""
-    out, depth, quote, cur = [], 0, False, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, False
     for ch in text:
         if ch == "'":
             quote = not quote
