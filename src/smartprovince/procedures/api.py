@@ -350,9 +350,12 @@ def payment_callback(
         raise ValidationProblem(f"Bad callback: {exc}") from exc
     if data["status"] != "paid":
         return PaymentCallbackOut(order_id=data["order_id"], status=str(data["status"])[:20], receipt_no=None)
+    from dataclasses import replace
+
     from smartprovince.core.security import SYSTEM
 
-    p = service.confirm_online_payment(session, actor=SYSTEM, order_id=data["order_id"],
+    platform = replace(SYSTEM, username="payment-platform", display_name="Cổng thanh toán")
+    p = service.confirm_online_payment(session, actor=platform, order_id=data["order_id"],
                                        provider_ref=data["provider_ref"], amount=data["amount"])
     return PaymentCallbackOut(order_id=p.id, status=p.status, receipt_no=p.receipt_no)
 
