@@ -20,7 +20,7 @@ from smartprovince.core.security import Actor, authenticated, public, require, v
 from smartprovince.core.storage import Storage
 from smartprovince.feedback import api, categories, lifecycle, notify, queries, service
 from smartprovince.feedback.models import Report
-from smartprovince.web.rendering import redirect, render
+from smartprovince.web import redirect, render
 
 router = APIRouter()
 
