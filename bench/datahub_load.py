@@ -41,6 +41,10 @@ DISTRICTS = [str(c) for c in range(288, 301)]
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would carry the parent's peak over a spawn)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -54,6 +54,7 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     on a scratch file for loads, so a 10-million-row load spills to disk instead of filling memory."""
     con = duckdb.connect(str(path) if path else ":memory:")
     con.execute("SET threads TO 2")
+    con.execute("SET enable_progress_bar = false")
     con.execute("SET memory_limit = '512MB'")
     return con
 
