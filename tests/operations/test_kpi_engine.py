@@ -155,3 +155,12 @@ def test_kpi_pages(client, env, make_user, login) -> None:  # type: ignore[no-un
     detail = client.get("/ioc/kpis/schools_national_standard")
     assert detail.status_code == 200 and "82.8" in detail.text and "Kế hoạch" in detail.text
     assert client.get("/ioc/kpis/khong-co").status_code == 404
+
+
+def test_nul_characters_are_refused_not_stored(client, env, make_user, login) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL cannot hold NUL: the API answers 422 instead of failing."""
+    login(make_user("quantri", role="admin"))
+    assert client.put("/api/v1/operations/kpis/x", json={**ON_TIME, "name": "a\x00b"}).status_code == 422
+    assert client.get("/api/v1/operations/hotspots?category=a%00b").status_code == 422
+    assert client.get("/api/v1/operations/kpis?org=a%00").status_code == 422
+    assert client.get("/api/v1/operations/forecasts?kpi=a%00").status_code == 422

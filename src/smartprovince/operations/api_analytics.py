@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,23 @@ READ = kpi_engine.READ
 MANAGE = kpi_engine.MANAGE
 
 
-class TargetIn(BaseModel):
+def no_nul(value: Any) -> Any:
+    """Refuse the NUL character in text (PostgreSQL cannot store or compare it): a 422, not a 500."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationProblem("Văn bản không được chứa ký tự NUL.")
+    return value
+
+
+class _Text(BaseModel):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL")
+        return value
+
+
+class TargetIn(_Text):
     """A target or reference value: ``period`` (``2022``, ``2022-Q3``, ``2022-07`` or ``*``), area code or null."""
 
     period: str = Field(max_length=10)
@@ -37,7 +53,7 @@ class TargetIn(BaseModel):
     value: float = Field(allow_inf_nan=False)
 
 
-class KpiDefinitionIn(BaseModel):
+class KpiDefinitionIn(_Text):
     """A KPI definition as an administrator writes it."""
 
     name: str = Field(min_length=1, max_length=300)
@@ -89,7 +105,7 @@ class KpiDetailOut(BaseModel):
     history: list[KpiValueOut]
 
 
-class ComputeIn(BaseModel):
+class ComputeIn(_Text):
     """Compute a KPI for ``period`` in the area ``org_code`` (empty = the whole province)."""
 
     period: str = Field(max_length=10)
@@ -137,6 +153,7 @@ def _area(session: Session, actor: Actor, org_code: str | None) -> Any:
     """The organisation of ``org_code`` if the actor may read it; the same 404 for missing and forbidden."""
     if not org_code:
         return None
+    no_nul(org_code)
     org = identity.get_org_by_code(session, org_code)
     if org is None or not actor.can(READ, org.path):
         raise NotFound("Không tìm thấy đơn vị.")
@@ -158,7 +175,7 @@ def list_kpis(session: DbSession, org: str | None = Query(default=None, max_leng
 def get_kpi(code: str, session: DbSession, org: str | None = Query(default=None, max_length=64),
             actor: Actor = Depends(require(READ))) -> KpiDetailOut:
     """One KPI and its history for the province or the area ``org``."""
-    d = kpi_engine.get_definition(session, code)
+    d = kpi_engine.get_definition(session, no_nul(code))
     area = _area(session, actor, org)
     rows = kpi_engine.history(session, actor, code, org_id=area.id if area else "")
     return KpiDetailOut(definition=_definition(d), history=[v for v in map(_value, rows) if v is not None])
@@ -178,7 +195,8 @@ def compute_kpi(code: str, body: ComputeIn, session: DbSession,
                 actor: Actor = Depends(require(MANAGE))) -> KpiValueOut:
     """Compute and store the KPI for a period and area; raises ``operations.kpi.alarm`` when it gets worse."""
     area = _area(session, actor, body.org_code)
-    row = kpi_engine.compute_kpi(session, actor=actor, code=code, period=body.period, org_id=area.id if area else None)
+    row = kpi_engine.compute_kpi(session, actor=actor, code=no_nul(code), period=body.period,
+                                 org_id=area.id if area else None)
     out = _value(row)
     assert out is not None  # noqa: S101 - compute always returns a row
     return out
@@ -186,6 +204,7 @@ def compute_kpi(code: str, body: ComputeIn, session: DbSession,
 
 def incident_points(session: Session, actor: Actor, *, days: int, category: str | None) -> np.ndarray:
     """Located incidents the actor may read, opened in the last ``days`` days: rows of (lon, lat, epoch seconds)."""
+    no_nul(category)
     since = now() - timedelta(days=days)
     stmt = select(Incident.lon, Incident.lat, Incident.opened_at).where(
         Incident.lat.is_not(None), Incident.lon.is_not(None), Incident.opened_at >= since
@@ -253,7 +272,7 @@ def get_forecast(
     """Forecast a KPI's values (``kpi``) or incidents per day (optionally of one ``category``), with the band
     and the backtest error on the last ``horizon`` known points."""
     if kpi:
-        d = kpi_engine.get_definition(session, kpi)
+        d = kpi_engine.get_definition(session, no_nul(kpi))
         rows = [r for r in kpi_engine.history(session, actor, kpi) if r.value is not None]
         labels, values = [r.period for r in rows], [float(r.value or 0) for r in rows]
         season = {"month": 12, "quarter": 4, "day": 7}.get(d.frequency, 1)
