@@ -178,6 +178,7 @@ def load_file(session: Session, *, actor: Actor, name: str, source: bytes | Path
                     status = "rejected"
                 if report.total_rows == 0:
                     report.add(0, None, "empty", "the file has no data rows")
+                report.errors.sort(key=lambda e: e["row"])  # stable: a row's problems stay in column order
                 load = Load(dataset_id=ds.id, filename=filename[:300], file_format=fmt, status=status,
                             total_rows=report.total_rows, valid_rows=max(0, report.valid_rows),
                             error_count=report.error_count, errors=report.errors,
