@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smartprovince import __version__
@@ -67,6 +68,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(request, Problem(detail, title=title, status=exc.status_code))
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> Response:
+        # The database refused a value the schema let through (a NUL character in text, a number out
+        # of the column's range…): that is bad input, not a server fault.
+        log.info("database rejected a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(request, Problem("A value is not acceptable (e.g. a NUL character or a number "
+                                                 "out of range).", title="Invalid input", status=422))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
