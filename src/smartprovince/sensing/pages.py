@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from smartprovince.core.deps import DbSession
 from smartprovince.core.security import Actor, public, require
 from smartprovince.sensing import aqi, queries
-from smartprovince.web.rendering import render
+from smartprovince.web import render
 
 router = APIRouter()
 
