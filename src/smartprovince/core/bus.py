@@ -709,7 +709,7 @@ class Bus:
                 s.execute(delete(Delivery).where(Delivery.id == delivery_id))
                 return
             if step.dead:
-                gone = s.execute(delete(Delivery).where(Delivery.id == delivery_id)).rowcount
+                gone = s.execute(delete(Delivery).where(Delivery.id == delivery_id)).rowcount  # type: ignore[attr-defined]
                 if gone:
                     record_dead_letter(s, ev=ev, handler_name=handler_name, attempts=failed_attempts, error=error)
             else:

@@ -270,14 +270,19 @@ def finish_login(
 def _exchange_code(settings: Settings, *, code: str, verifier: str, redirect_uri: str) -> dict[str, Any]:
     meta = provider_metadata(settings)
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
-    auth = None
+    auth: httpx.Auth | None = None
     if settings.oidc_client_secret:
         auth = httpx.BasicAuth(settings.oidc_client_id or "", settings.oidc_client_secret)
     else:
         data["client_id"] = settings.oidc_client_id or ""
     try:
         with _http() as client:
-            response = client.post(meta["token_endpoint"], data=data, auth=auth, headers={"Accept": "application/json"})
+            response = client.post(
+                meta["token_endpoint"],
+                data=data,
+                auth=auth or httpx.USE_CLIENT_DEFAULT,
+                headers={"Accept": "application/json"},
+            )
         body = response.json()
     except (httpx.HTTPError, ValueError) as exc:
         raise OidcError(
