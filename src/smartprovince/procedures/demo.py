@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections import defaultdict
@@ -78,7 +79,9 @@ class _DueCache:
         return self._cache[key]
 
 
-def _agencies(session: Any, proc: Procedure, communes: list[tuple[str, str, str]]) -> list[tuple[str, str | None, str]]:
+def _agencies(
+    session: Any, proc: Procedure, communes: list[tuple[str, str | None, str]]
+) -> list[tuple[str, str | None, str]]:
     if proc.agency_code:
         return [service.resolve_agency(session, proc, None)]
     return communes
@@ -236,6 +239,15 @@ class _SqliteRows:
         return [tuple(r.get(c) if f is None else f(r.get(c)) for c, f in plan) for r in rows]
 
 
+def _identity(value: datetime | None) -> datetime | None:
+    return value
+
+
+def _shifted(at: datetime, delta: timedelta) -> datetime:
+    """A frozen clock reading ``at + delta`` (demo history is written as of past instants)."""
+    return at + delta
+
+
 _CONVERTERS: dict[str, _SqliteRows] = {}
 
 
@@ -268,7 +280,7 @@ def load_history(db: Database, progress: Callable[..., Any] | None = None) -> in
             select(Procedure)
             .where(Procedure.is_current.is_(True), Procedure.is_essential.is_(True))
             .order_by(Procedure.sort_order)))
-        communes = [(o.code, o.id, o.path) for o in s.scalars(
+        communes: list[tuple[str, str | None, str]] = [(o.code, o.id, o.path) for o in s.scalars(
             select(identity.Organisation).where(identity.Organisation.level == "commune")
             .order_by(identity.Organisation.code))]
         if not communes:
@@ -290,8 +302,9 @@ def load_history(db: Database, progress: Callable[..., Any] | None = None) -> in
         actions.clear()
 
     sqlite = db.is_sqlite
-    fmt: Callable[[datetime | None], Any] = _CONVERTERS.setdefault(
-        Dossier.__tablename__, _SqliteRows(Dossier.__table__))._dt if sqlite else (lambda v: v)
+    fmt: Callable[[datetime | None], Any] = _identity
+    if sqlite:
+        fmt = _CONVERTERS.setdefault(Dossier.__tablename__, _SqliteRows(Dossier.__table__))._dt
     rows_iter = _historical_rows(procs, figures, agencies, days, period_end, rng, fmt=fmt,
                                  empty_json="{}" if sqlite else None)
     for row, acts in rows_iter:
@@ -363,7 +376,7 @@ def load_live_work(db: Database) -> int:
                 did = d.id
             officer = desk
             for i, step in enumerate(steps if commune else []):
-                clock.set_clock(lambda at=at, i=i: at + timedelta(minutes=20 * (i + 1)))
+                clock.set_clock(functools.partial(_shifted, at, timedelta(minutes=20 * (i + 1))))
                 with db.session() as s:
                     if step == "finish":
                         if leader is None:

@@ -20,7 +20,7 @@ from smartprovince.procedures import lifecycle, queries, service, stats, timing
 from smartprovince.procedures.api import store_upload
 from smartprovince.procedures.models import Procedure
 from smartprovince.procedures.schemas import VERB_LABELS, ActionIn
-from smartprovince.web.rendering import redirect, render
+from smartprovince.web import redirect, render
 
 router = APIRouter()
 

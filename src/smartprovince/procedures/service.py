@@ -287,10 +287,9 @@ def next_sequence(session: Session, agency_code: str, day: date) -> int:
     its number back.
     """
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(DossierCounter).values(agency_code=agency_code, day=day, last_seq=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[DossierCounter.agency_code, DossierCounter.day],

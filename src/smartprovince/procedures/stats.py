@@ -43,6 +43,11 @@ class _Acc:
     processing_seconds: float = 0.0
 
 
+def _rows(session: Any, stmt: Any) -> list[Any]:
+    """Result rows of a grouped statement (typed ``Any``: the key columns vary by grouping)."""
+    return list(session.execute(stmt))
+
+
 def _bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     start = datetime.combine(date_from, time(0), tzinfo=VN_TZ)
     end = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=VN_TZ)
@@ -122,7 +127,7 @@ def compute(
         *keys, func.count(), one(Dossier.channel == "online"), one(Dossier.fee_total > 0),
         one(and_(Dossier.fee_total > 0, Dossier.paid_online.is_(True))), one(Dossier.digitised.is_(True)),
     ).where(base, received_in).group_by(*keys)
-    for a, p, n, online, fee, paid, dig in session.execute(q1):
+    for a, p, n, online, fee, paid, dig in _rows(session, q1):
         b = bucket((a, p))
         b.values.update(received=n, received_online=online or 0, fee_dossiers=fee or 0, paid_online=paid or 0,
                         digitised=dig or 0)
@@ -134,7 +139,7 @@ def compute(
         *keys, func.count(), one(early), one(late),
         func.sum(_seconds_between(session, Dossier.received_at, Dossier.finished_at)),
     ).where(base, finished_in).group_by(*keys)
-    for a, p, n, n_early, n_late, secs in session.execute(q2):
+    for a, p, n, n_early, n_late, secs in _rows(session, q2):
         b = bucket((a, p))
         b.values.update(finished=n, finished_early=n_early or 0, finished_late=n_late or 0,
                         finished_on_time=n - (n_early or 0) - (n_late or 0))
@@ -147,13 +152,13 @@ def compute(
     )
     overdue = or_(Dossier.due_at < judge_at, Dossier.supplement_requests > 1)
     q3 = select(*keys, func.count(), one(overdue)).where(base, open_at_end).group_by(*keys)
-    for a, p, n, n_over in session.execute(q3):
+    for a, p, n, n_over in _rows(session, q3):
         b = bucket((a, p))
         b.values.update(open_within_due=n - (n_over or 0), open_overdue=n_over or 0)
 
     closed_in = and_(Dossier.closed_at >= start, Dossier.closed_at < end)
     q4 = select(*keys, func.count()).where(base, closed_in).group_by(*keys)
-    for a, p, n in session.execute(q4):
+    for a, p, n in _rows(session, q4):
         bucket((a, p)).values["stopped_or_refused"] = n
 
     if by in ("procedure", "agency"):
