@@ -43,13 +43,26 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def main() -> None:
-    from smartprovince.registry import load_modules
+_mounted = False
 
-    for m in load_modules():
-        if m.cli is not None:
-            app.add_typer(m.cli, name=m.name)
-    app()
+
+def mount_module_commands() -> typer.Typer:
+    """Add every module's command groups (``smartprovince procedures …``, ``open311 …``) once; returns the app."""
+    global _mounted
+    if not _mounted:
+        from smartprovince.registry import load_modules
+
+        for m in load_modules():
+            if m.cli is not None:
+                app.add_typer(m.cli, name=m.name)
+            for name, group in m.extra_cli.items():
+                app.add_typer(group, name=name)
+        _mounted = True
+    return app
+
+
+def main() -> None:
+    mount_module_commands()()
 
 
 @app.command()

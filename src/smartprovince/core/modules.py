@@ -39,6 +39,7 @@ class Module:
     demo: Callable[..., Any] | None = None
     demo_order: int = 100
     cli: Any = None
+    extra_cli: dict[str, Any] = field(default_factory=dict)  # more top-level command groups: name -> Typer
     on_startup: list[Callable[..., Any]] = field(default_factory=list)
     on_shutdown: list[Callable[..., Any]] = field(default_factory=list)
     template_dirs: list[str] = field(default_factory=list)

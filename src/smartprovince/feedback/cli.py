@@ -37,6 +37,11 @@ def create_key(
     typer.echo(key)
 
 
+# `smartprovince open311 create-key NAME` — the name operators of Open311 deployments look for.
+open311_cli = typer.Typer(help="Open311 GeoReport v2: API keys for client applications.", no_args_is_help=True)
+open311_cli.command("create-key")(create_key)
+
+
 @cli.command("check-sla")
 def check_sla() -> None:
     """Run the SLA job once: warnings, escalations to the parent unit, auto-closing."""

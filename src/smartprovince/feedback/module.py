@@ -6,7 +6,7 @@ from typing import Any
 
 from smartprovince.core.modules import Module, NavLink
 from smartprovince.feedback import api, demo, events, jobs, open311, pages
-from smartprovince.feedback.cli import cli
+from smartprovince.feedback.cli import cli, open311_cli
 from smartprovince.feedback.config import FeedbackSettings
 
 PERMISSIONS = {
@@ -42,6 +42,7 @@ module = Module(
         NavLink("console", "Thống kê phản ánh", "/console/feedback/stats", "feedback.stats.read"),
     ],
     cli=cli,
+    extra_cli={"open311": open311_cli},
     demo=demo.load,
     demo_order=300,
     permissions=PERMISSIONS,
