@@ -324,8 +324,9 @@ def begin_write(session: Session) -> None:
 
     A SQLite transaction that first reads and later writes fails at once ("database is locked") if
     another connection committed in between. ``Database.session()`` already begins write sessions
-    with ``BEGIN IMMEDIATE``; this also covers sessions made some other way (a plain ``Session`` in a
-    script). PostgreSQL needs nothing.
+    with ``BEGIN IMMEDIATE`` (and every non-GET request gets such a session), so route code never
+    needs this; it covers sessions made some other way (a plain ``Session`` in a script, a handler
+    given a read session). PostgreSQL needs nothing.
     """
     if session.get_bind().dialect.name == "sqlite":
         session.execute(update(OutboxEvent).where(OutboxEvent.id == "").values(topic=OutboxEvent.topic))

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from smartprovince import identity
-from smartprovince.core import bus
 from smartprovince.core.deps import AppSettings, DbSession
 from smartprovince.core.errors import NotFound, Problem
 from smartprovince.core.security import Actor, public, require, verify_csrf
@@ -170,7 +169,6 @@ async def define_post(request: Request, session: DbSession, actor: Actor = Depen
             fields = json.loads(values.get("fields") or "")
         except ValueError:
             raise Problem("Danh sách trường phải là JSON hợp lệ.", status=422) from None
-        bus.begin_write(session)
         ds = service.define_dataset(
             session, actor=actor, name=values.get("name", "").strip(), org_id=values.get("org_id", ""),
             title=values.get("title", ""), title_en=values.get("title_en", ""),
@@ -207,7 +205,6 @@ async def upload_post(request: Request, name: str, session: DbSession, settings:
                                                             fields=view.fields, error="Chọn tệp để nạp."), status=422)
     data = await upload.read()
     try:
-        bus.begin_write(session)
         load = service.load_file(session, actor=actor, name=name, source=data, filename=upload.filename,
                                  data_dir=settings.data_dir, skip_invalid=form.get("skip_invalid") == "on")
     except Problem as exc:

@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from smartprovince import identity
-from smartprovince.core import bus
 from smartprovince.core.clock import now
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import NotFound, Problem
@@ -98,7 +97,6 @@ async def new_post(request: Request, session: DbSession, actor: Actor = Depends(
 
     try:
         api.limit_submissions(request, actor)
-        bus.begin_write(session)
         r = service.submit_report(session, actor=actor, storage=Storage(request.app.state.settings),
                                   report=service.NewReport(
             category_code=values.get("category", ""), description=values.get("description", ""),
@@ -140,7 +138,6 @@ async def reporter_post(code: str, verb: str, request: Request, session: DbSessi
     key = str(form.get("key") or "") or None
     back = f"/portal/feedback/{r.code}" + (f"?key={key}" if key else "")
     try:
-        bus.begin_write(session)
         if verb == "rate":
             try:
                 rating = int(str(form.get("rating") or "0"))
@@ -204,7 +201,6 @@ async def officer_post(report_id: str, request: Request, session: DbSession,
     note = str(form.get("note") or "")
     back = f"/console/feedback/{r.id}"
     try:
-        bus.begin_write(session)
         if action == "accept":
             service.accept_report(session, actor=actor, report=r, note=note or None)
         elif action == "send_back":

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from smartprovince.core import bus
 from smartprovince.core.clock import VN_TZ, local_now, now
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import NotFound, Problem
@@ -92,7 +91,6 @@ async def submit_post(
     proc = queries.get_procedure(session, code)
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     try:
-        bus.begin_write(session)
         files = []
         for i, doc in enumerate(proc.documents or []):
             upload = form.get(f"doc_{i}")
@@ -171,7 +169,6 @@ async def applicant_post(
                             kind="error")
         return redirect(request, f"/portal/dossiers/{dossier_id}/payments/{pending.id}")
     try:
-        bus.begin_write(session)
         if verb == "supplement":
             files = [store_upload(request, f, document_name="Bổ sung") for f in form.getlist("files")  # type: ignore[arg-type]
                      if not isinstance(f, str) and f.filename]

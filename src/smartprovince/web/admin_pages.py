@@ -14,7 +14,6 @@ from fastapi.responses import Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from smartprovince.core.bus import begin_write
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import Forbidden, NotFound, Problem
 from smartprovince.core.pagination import CursorParams, paginate
@@ -187,7 +186,6 @@ def create_org(
 ) -> Response:
     """Create an organisation under the chosen parent."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     if not name.strip():
         return _orgs_page(
             request, session, actor, selected=_none(parent_id), status=422, error="Tên tổ chức không được để trống."
@@ -223,7 +221,6 @@ def edit_org(
 ) -> Response:
     """Change an organisation's code, name, short name or level."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     if not name.strip():
         return _orgs_page(
             request, session, actor, selected=org_id, status=422, error="Tên tổ chức không được để trống."
@@ -258,7 +255,6 @@ def move_org(
 ) -> Response:
     """Move an organisation (with everything below it) under another parent."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     try:
         _idn().move_organisation(session, actor=actor, org_id=org_id, new_parent_id=_none(new_parent_id))
     except Problem as exc:
@@ -280,7 +276,6 @@ def deactivate_org(
 ) -> Response:
     """Stop an organisation and everything below it (they stay in the tree, greyed out)."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     try:
         _idn().deactivate_organisation(session, actor=actor, org_id=org_id)
     except Problem as exc:
@@ -389,7 +384,6 @@ def create_user(
 ) -> Response:
     """Create a user, optionally with one role (more can be assigned on the user's page)."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     values = {
         "username": username,
         "full_name": full_name,
@@ -485,7 +479,6 @@ def edit_user(
 ) -> Response:
     """Change a user's name, contacts, CCCD and organisation."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     changes = {
         "full_name": full_name,
         "org_id": _none(org_id),
@@ -515,7 +508,6 @@ def assign_role(
 ) -> Response:
     """Give the user a role over an organisation subtree (empty scope = the whole province)."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     return _user_action(
         request,
         session,
@@ -539,7 +531,6 @@ def revoke_role(
 ) -> Response:
     """Take a role assignment away from the user."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     return _user_action(
         request,
         session,
@@ -560,7 +551,6 @@ def lock_user(
 ) -> Response:
     """Khóa tài khoản — the user can no longer log in; sessions and tokens are revoked."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     return _user_action(
         request,
         session,
@@ -581,7 +571,6 @@ def unlock_user(
 ) -> Response:
     """Mở khóa tài khoản — the user may log in again."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     return _user_action(
         request,
         session,
@@ -603,7 +592,6 @@ def reset_password(
 ) -> Response:
     """Đặt lại mật khẩu — set a new password (also lifts a lockout after failed logins)."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     return _user_action(
         request,
         session,
@@ -668,7 +656,6 @@ def create_role(
 ) -> Response:
     """Create a custom role with the ticked permissions."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     values = {"code": code.strip(), "name": name.strip(), "description": description, "permissions": permissions}
     try:
         if not values["name"]:
@@ -714,7 +701,6 @@ def edit_role(
 ) -> Response:
     """Change a role's name, description and (custom roles only) permissions."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     idn = _idn()
     role = _role(session, role_id)
     values = {"code": role.code, "name": name.strip(), "description": description, "permissions": permissions}

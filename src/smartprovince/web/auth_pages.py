@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from smartprovince.core.bus import begin_write
 from smartprovince.core.deps import AppSettings, DbSession
 from smartprovince.core.errors import Problem, TooManyRequests, Unauthorized
 from smartprovince.core.security import Actor, authenticated, public, verify_csrf
@@ -86,7 +85,6 @@ def login_submit(
 ) -> Response:
     """Check the username and password; on success start a session (cookies) and go to ``next``."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     t = translator(request_lang(request))
     target = safe_next(next)
     idn = _identity()
@@ -118,7 +116,6 @@ def logout(
 ) -> Response:
     """Đăng xuất — end the session and remove the cookies."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     idn = _identity()
     if actor.session_id:
         idn.end_session(session, actor=actor, session_id=actor.session_id)
@@ -175,7 +172,6 @@ def change_password(
 ) -> Response:
     """Đổi mật khẩu — change one's own password (the current one is required)."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     t = translator(request_lang(request))
     if new_password != confirm_password:
         return _profile_page(request, session, actor, status=422, password_error=t("Mật khẩu nhập lại không khớp."))
@@ -207,7 +203,6 @@ def create_token(
 ) -> Response:
     """Tạo mã truy cập API — the new token is shown once on the page that follows."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     try:
         token = _identity().issue_token(session, user_id=actor.id, name=name, actor=actor, settings=settings)
     except Problem as exc:
@@ -229,7 +224,6 @@ def revoke_token(
 ) -> Response:
     """Thu hồi mã truy cập — the token stops working at once."""
     verify_csrf(request, csrf_token)
-    begin_write(session)
     _identity().revoke_token(session, actor=actor, token_id=token_id)
     session.commit()  # now: DbSession would commit only after the response is sent
     return redirect(request, "/profile", message="Đã thu hồi mã truy cập.")
