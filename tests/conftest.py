@@ -202,3 +202,82 @@ def login(client):  # type: ignore[no-untyped-def]
         return token
 
     return _login
+
+
+# --------------------------------------------------------------------------------- browser tests
+# Headless Debian Chromium driven by Playwright, against the app served by uvicorn in a thread.
+# Tests skip (not fail) only when Chromium is absent.
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve() -> Iterator:  # type: ignore[type-arg]
+    """``serve(app) -> base URL``: run ``app`` on a free local port until the test ends."""
+    import threading
+    import time
+
+    import uvicorn
+
+    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app) -> str:  # type: ignore[no-untyped-def]
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        running.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def browser_viewport() -> dict[str, int]:
+    """Viewport of the ``page`` fixture; a test module overrides this fixture to change it."""
+    return {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+def chromium():  # type: ignore[no-untyped-def]
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, browser_viewport):  # type: ignore[no-untyped-def]
+    context = chromium.new_context(viewport=browser_viewport, locale="vi-VN")
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where browser tests save screenshots: ``SMARTPROVINCE_SCREENSHOTS`` or a temporary folder."""
+    folder = Path(os.environ.get("SMARTPROVINCE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -7,10 +7,6 @@ folder, or to ``SMARTPROVINCE_SCREENSHOTS`` when set.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,15 +17,12 @@ from smartprovince.core.migrate import upgrade
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 PASSWORD = "lich-thu-nghiem-1"  # noqa: S105 - a test account in a temporary database
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(tmp_path: Path, serve) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The app on a free local port, with a migrated SQLite database and one administrator."""
-    import uvicorn
-
     from smartprovince import identity
     from smartprovince.app import create_app
     from smartprovince.core.bus import begin_write
@@ -48,39 +41,9 @@ def server(tmp_path: Path) -> Iterator[str]:
         org = identity.create_organisation(s, actor=SYSTEM, code="30", name="Tỉnh Hải Dương", level="province")
         identity.create_user(s, actor=SYSTEM, username="lich", password=PASSWORD, full_name="Quản trị lịch",
                              kind="officer", org_id=org.id, roles=[("admin", None)])
-    app = create_app(settings, db=db)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    yield serve(create_app(settings, db=db))
     db.dispose()
     calendar.bind_database(None)
-
-
-@pytest.fixture
-def page():  # type: ignore[no-untyped-def]
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN")
-        pg = context.new_page()
-        pg.set_default_timeout(15000)
-        yield pg
-        context.close()
-        browser.close()
 
 
 def test_admin_adds_and_removes_a_day_off(server: str, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

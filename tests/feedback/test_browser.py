@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
-import shutil
 import socket
 import threading
 import time
@@ -26,7 +24,6 @@ from smartprovince.core.migrate import upgrade
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 OFFICER_PASSWORD = "can-bo-thu-nghiem-1"  # noqa: S105 - a test account in a temporary database
 
 
@@ -104,27 +101,8 @@ def live(tmp_path: Path, mailbox: Any) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SMARTPROVINCE_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def page():  # type: ignore[no-untyped-def]
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
-        pg = context.new_page()
-        pg.set_default_timeout(15000)
-        yield pg
-        context.close()
-        browser.close()
+def browser_viewport() -> dict[str, int]:
+    return {"width": 1280, "height": 900}
 
 
 def _deliver(live: dict[str, Any], count: int) -> list[Any]:

@@ -7,10 +7,6 @@ Screenshots go to a temporary folder, or to ``SMARTPROVINCE_SCREENSHOTS`` when s
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,21 +16,12 @@ from smartprovince.core.migrate import upgrade
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 PASSWORD = "van-hanh-thu-nghiem-1"  # noqa: S105 - a test account in a temporary database
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[str, object]]:
+def live(tmp_path: Path, serve) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
     """The app on a free local port (temporary SQLite, in-process bus) with an IOC operator; yields (url, db)."""
-    import uvicorn
-
     from smartprovince import identity
     from smartprovince.app import create_app
     from smartprovince.core.db import Database
@@ -51,36 +38,13 @@ def live(tmp_path: Path) -> Iterator[tuple[str, object]]:
         province = identity.create_organisation(s, actor=SYSTEM, code="30", name="Tỉnh Hải Dương", level="province")
         identity.create_user(s, actor=SYSTEM, username="ioc.vanhanh", password=PASSWORD, full_name="Vũ Thị Lan",
                              kind="officer", org_id=province.id, roles=[("ioc_operator", province.id)])
-    app = create_app(settings, db=db)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", db
-    server.should_exit = True
-    thread.join(10)
+    yield serve(create_app(settings, db=db)), db
     db.dispose()
 
 
 @pytest.fixture
-def page():  # type: ignore[no-untyped-def]
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
-        pg = context.new_page()
-        pg.set_default_timeout(15000)
-        yield pg
-        context.close()
-        browser.close()
+def browser_viewport() -> dict[str, int]:
+    return {"width": 1366, "height": 900}
 
 
 def test_wall_receives_a_live_incident(live, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

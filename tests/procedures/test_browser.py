@@ -8,12 +8,7 @@ to ``SMARTPROVINCE_SCREENSHOTS`` when set.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,21 +19,12 @@ from smartprovince.core.migrate import upgrade
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 PASSWORD = "mat-khau-thu-nghiem-1"  # noqa: S105 - test accounts in a temporary database
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    import uvicorn
-
+def live(tmp_path: Path, serve) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     from smartprovince import identity
     from smartprovince.app import create_app
     from smartprovince.core.bus import begin_write
@@ -71,38 +57,13 @@ def live(tmp_path: Path) -> Iterator[dict[str, Any]]:
                                  cccd="030190001234" if kind == "citizen" else None)
         catalog.load_essential_services(s, actor=SYSTEM)
     app = create_app(settings, db=db)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "app": app, "db": db}
-    server.should_exit = True
-    thread.join(10)
+    yield {"base": serve(app), "app": app, "db": db}
     db.dispose()
 
 
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SMARTPROVINCE_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        yield b
-        b.close()
+def browser(chromium):  # type: ignore[no-untyped-def]
+    return chromium
 
 
 def _login(browser: Any, base: str, username: str) -> Any:

@@ -6,11 +6,6 @@ temporary folder, or to ``SMARTPROVINCE_SCREENSHOTS`` when set (``docs/screensho
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,20 +15,12 @@ from smartprovince.core.migrate import upgrade
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 ADMIN_PASSWORD = "quan-tri-thu-nghiem-1"  # noqa: S105 - a test account in a temporary database
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
+def live_server(tmp_path: Path, serve) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The app on a free local port with a migrated temporary SQLite database and an administrator."""
-    import uvicorn
 
     from smartprovince import identity
     from smartprovince.app import create_app
@@ -60,43 +47,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         identity.create_user(s, actor=SYSTEM, username="quantri", password=ADMIN_PASSWORD,
                              full_name="Quản trị hệ thống", kind="officer", org_id=province.id,
                              roles=[("admin", None)])
-    app = create_app(settings, db=db)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    yield serve(create_app(settings, db=db))
     db.dispose()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SMARTPROVINCE_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def page():  # type: ignore[no-untyped-def]
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN")
-        pg = context.new_page()
-        pg.set_default_timeout(15000)
-        yield pg
-        context.close()
-        browser.close()
 
 
 def test_admin_creates_an_organisation_and_a_user(live_server: str, page, shots: Path) -> None:  # type: ignore[no-untyped-def]
