@@ -46,6 +46,8 @@ def problem_response(request: Request, problem: Problem) -> Response:
     if rid:
         body["request_id"] = rid
     headers = {"WWW-Authenticate": 'Bearer realm="smartprovince"'} if problem.status == 401 else None
+    if problem.status == 429 and "retry_after" in problem.extra:  # RFC 9110 §10.2.3
+        headers = {"Retry-After": str(int(problem.extra["retry_after"]))}
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM, headers=headers)
 
 
