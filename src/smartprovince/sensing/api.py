@@ -27,7 +27,7 @@ from smartprovince.core.db import Database
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import BadRequest, NotFound
 from smartprovince.core.security import SYSTEM, Actor, public, require
-from smartprovince.sensing import queries, service, sta
+from smartprovince.sensing import basic_cache, queries, service, sta
 from smartprovince.sensing.schemas import (
     AlertList,
     AqiOut,
@@ -57,25 +57,61 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + STA_PREFIX
 
 
+def _basic(request: Request) -> tuple[str, str] | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not credentials.strip():
+        return None
+    try:
+        user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
+
+
+def _resolve_basic_user(request: Request, resolve: Any) -> Actor:
+    """Run the platform's ``resolve`` dependency, first trying the verified-credential cache for Basic."""
+    creds = _basic(request)
+    if creds is None or getattr(request.state, "actor", None) is not None:
+        return resolve(request)  # type: ignore[no-any-return]
+    db: Database = request.app.state.db
+    with db.session(write=False) as session:
+        cached = basic_cache.lookup(session, *creds)
+    if cached is not None:
+        request.state.actor = cached
+        return resolve(request)  # type: ignore[no-any-return]
+    actor: Actor = resolve(request)
+    if actor.auth_method == "basic":
+        with db.session(write=False) as session:
+            basic_cache.remember(session, creds[0], creds[1], actor)
+    return actor
+
+
 def sta_writer(request: Request) -> Actor:
     """A device (Basic ``thing-<id>:<secret>``) or a user holding ``sensing.sta.write``."""
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic" and credentials.strip():
-        try:
-            user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user, password = "", ""
-        if user.startswith(service.DEVICE_PREFIX):
-            db: Database = request.app.state.db
-            with db.session(write=False) as session:
-                actor = service.device_actor(session, user, password)
-            if actor is None:
-                from smartprovince.core.errors import Unauthorized
+    creds = _basic(request)
+    if creds is not None and creds[0].startswith(service.DEVICE_PREFIX):
+        db: Database = request.app.state.db
+        with db.session(write=False) as session:
+            actor = service.device_actor(session, *creds)
+        if actor is None:
+            from smartprovince.core.errors import Unauthorized
 
-                raise Unauthorized("Device credential not valid.")
-            request.state.actor = actor
-            return actor
-    return require(WRITE)(request)
+            raise Unauthorized("Device credential not valid.")
+        request.state.actor = actor
+        return actor
+    return _resolve_basic_user(request, _require_write)
+
+
+_require_write = require(WRITE)
+_public_read = public(_READ)
+
+
+def sta_reader(request: Request) -> Actor:
+    """Anybody (public stations); HTTP Basic users are checked through the verified-credential cache."""
+    return _resolve_basic_user(request, _public_read)
+
+
+sta_reader.__public__ = _READ  # type: ignore[attr-defined]
 
 
 sta_writer.__permission__ = WRITE  # type: ignore[attr-defined]
@@ -85,7 +121,7 @@ sta_writer.__permission__ = WRITE  # type: ignore[attr-defined]
 
 
 @sta_router.get("")
-def sta_root(request: Request, _: Actor = Depends(public(_READ))) -> Response:
+def sta_root(request: Request, _: Actor = Depends(sta_reader)) -> Response:
     """The service root: entity sets and the conformance classes this server implements."""
     base = _base(request)
     return _json({
@@ -107,7 +143,7 @@ def _params(request: Request) -> dict[str, str]:
 
 
 @sta_router.get("/{path:path}")
-def sta_read(path: str, request: Request, session: DbSession, actor: Actor = Depends(public(_READ))) -> Response:
+def sta_read(path: str, request: Request, session: DbSession, actor: Actor = Depends(sta_reader)) -> Response:
     """Read entities, collections, properties (``/name``, ``/name/$value``) and references (``$ref``)."""
     if not path.strip("/"):
         return sta_root(request, actor)
