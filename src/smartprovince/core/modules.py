@@ -44,3 +44,5 @@ class Module:
     on_shutdown: list[Callable[..., Any]] = field(default_factory=list)
     template_dirs: list[str] = field(default_factory=list)
     setup_app: Callable[[Any], None] | None = None  # called once with the FastAPI app (middleware, hooks)
+    # tables copied into the analytics warehouse: core.warehouse.WarehouseFeed, or fn(session) -> feeds
+    warehouse_feeds: list[Any] = field(default_factory=list)
