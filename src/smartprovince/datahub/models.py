@@ -79,6 +79,9 @@ class Load(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_by: Mapped[str | None] = mapped_column(String(150), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # replace (the file is the whole dataset), append (add rows; a key already stored is an error) or
+    # upsert (a row whose key is stored replaces it, keeping its _id; other rows are added)
+    mode: Mapped[str] = mapped_column(String(10), default="replace")
 
 
 class QualityScore(Base):
@@ -124,3 +127,67 @@ class CodeListVersion(Base):
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class Source(Base):
+    """Nguồn dữ liệu — an agency API the platform pulls a dataset from on a schedule.
+
+    ``url`` answers JSON (a list of objects, or ``{"records": [...]}``) or CSV. ``auth_header`` (for
+    example ``Authorization``) gets the value of the secret setting named ``auth_secret``; the secret
+    itself is never stored in the database. The schedule is ``every_minutes`` or a five-field
+    ``cron`` expression in Vietnam time. ``mode`` is the load mode (replace, append, upsert).
+    """
+
+    __tablename__ = "datahub_source"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datahub_dataset.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(1000))
+    format: Mapped[str] = mapped_column(String(10), default="json")
+    auth_header: Mapped[str] = mapped_column(String(100), default="")
+    auth_secret: Mapped[str] = mapped_column(String(100), default="")
+    every_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cron: Mapped[str] = mapped_column(String(100), default="")
+    mode: Mapped[str] = mapped_column(String(10), default="replace")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class PullRun(Base):
+    """Lần kéo dữ liệu — one pull of a source: when, why, the outcome and the counts.
+
+    ``status``: ``loaded`` / ``partial`` / ``rejected`` (the load's status) or ``failed`` (the agency
+    API could not be read; ``error`` says why and nothing changed). ``trigger``: schedule, manual, cli.
+    """
+
+    __tablename__ = "datahub_pull_run"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datahub_dataset.id", ondelete="CASCADE"), index=True)
+    trigger: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    valid_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(String(1000), default="")
+    load_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class SchedulerLock(Base):
+    """Khóa bộ lập lịch — the row that lets one process of many run the scheduled pulls.
+
+    A process runs the pulls only while it holds the row (``holder`` = its id, ``expires_at`` in the
+    future); it renews the lease on every tick, and another process takes over when it expires.
+    """
+
+    __tablename__ = "datahub_scheduler_lock"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
