@@ -6,13 +6,6 @@ from typing import Any
 
 import pytest
 
-from smartprovince.feedback import ratelimit
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits() -> None:
-    ratelimit.LIMITER.reset()
-
 
 @pytest.fixture
 def orgs(make_org: Any) -> dict[str, Any]:

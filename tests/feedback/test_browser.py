@@ -60,10 +60,9 @@ def live(tmp_path: Path, mailbox: Any) -> Iterator[dict[str, Any]]:
     from smartprovince.core.bus import begin_write
     from smartprovince.core.db import Database
     from smartprovince.core.security import SYSTEM
-    from smartprovince.feedback import events, ratelimit
+    from smartprovince.feedback import events
     from smartprovince.settings import Settings
 
-    ratelimit.LIMITER.reset()
     url = f"sqlite:///{tmp_path / 'browser.db'}"
     upgrade(url)
     settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=url, load_demo=False,

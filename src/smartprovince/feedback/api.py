@@ -44,13 +44,19 @@ LIMITED: dict[int | str, dict[str, Any]] = {
 
 
 def limit_submissions(request: Request, actor: Actor) -> None:
-    """Per-user or per-IP limit on new reports (see ``ratelimit``)."""
+    """Per-user or per-IP limit on new reports, shared by every process (see ``ratelimit``).
+
+    Call it before the request's session is used. The hotline desk (``feedback.report.intake``) is exempt.
+    """
     cfg = request.app.state.feedback_config
+    db = request.app.state.db
+    if actor.has(ratelimit.EXEMPT_PERMISSION):
+        return
     if actor.id:
-        ratelimit.LIMITER.hit(f"user:{actor.id}", ratelimit.USER_PER_MINUTE)
+        ratelimit.hit(db, f"user:{actor.id}", ratelimit.USER_PER_MINUTE)
     else:
         ip = request.client.host if request.client else "unknown"
-        ratelimit.LIMITER.hit(f"ip:{ip}", cfg.anonymous_per_minute)
+        ratelimit.hit(db, f"ip:{ip}", cfg.anonymous_per_minute)
 
 
 def storage_of(request: Request) -> Storage:

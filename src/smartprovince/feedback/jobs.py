@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from smartprovince.core.security import SYSTEM
-from smartprovince.feedback import notify, service
+from smartprovince.feedback import notify, ratelimit, service
 
 log = logging.getLogger("smartprovince.feedback.jobs")
 
@@ -44,6 +44,7 @@ class Jobs:
                 if time.monotonic() >= next_sla:
                     with db.session() as s:
                         service.check_sla(s, actor=SYSTEM)
+                        ratelimit.prune(s)
                     next_sla = time.monotonic() + cfg.sla_interval_seconds
             except Exception:  # noqa: BLE001 - a failing run must not end the thread; it is logged
                 log.exception("feedback background job failed")

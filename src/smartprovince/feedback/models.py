@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartprovince.core.clock import now
@@ -62,7 +62,12 @@ class Report(Base):
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_feedback_report_lat_lon", "lat", "lon"),)
+    __table_args__ = (
+        Index("ix_feedback_report_lat_lon", "lat", "lon"),
+        # Covering index of the statistics (migration feedback_0002): every column they read.
+        Index("ix_feedback_report_stats", "merged_into_id", "unit_id", "category_code", "status", "resolved_at",
+              "due_at", "rating", "ack_hours", "resolve_hours", "created_at", "unit_path"),
+    )
 
 
 class ReportMedia(Base):
@@ -133,3 +138,14 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateWindow(Base):
+    """Bộ đếm giới hạn tần suất — how many requests one client (``key``) made in one minute (``slot`` =
+    Unix time // 60). Shared by every API process; rows older than the previous minute are pruned."""
+
+    __tablename__ = "feedback_rate_window"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,7 @@ PERMISSIONS = {
     "feedback.report.read": "Xem phản ánh chuyển đến đơn vị",
     "feedback.report.handle": "Tiếp nhận, trả lại, cập nhật, xử lý, gộp phản ánh",
     "feedback.report.assign": "Điều phối: chuyển phản ánh cho đơn vị khác",
+    "feedback.report.intake": "Nhập phản ánh qua đường dây nóng (không giới hạn tần suất)",
     "feedback.stats.read": "Xem thống kê xử lý phản ánh",
     "feedback.client.manage": "Cấp khóa API Open311 cho ứng dụng",
 }
@@ -47,12 +48,12 @@ module = Module(
     demo_order=300,
     permissions=PERMISSIONS,
     role_grants={
-        "onestop_officer": [*_HANDLER],
+        "onestop_officer": [*_HANDLER, "feedback.report.intake"],
         "specialist": [*_HANDLER],
         "department_leader": [*_HANDLER, "feedback.stats.read"],
         "district_leader": [*_HANDLER, "feedback.stats.read"],
         "provincial_leader": ["feedback.report.read", "feedback.stats.read"],
-        "ioc_operator": [*_HANDLER, "feedback.report.assign", "feedback.stats.read"],
+        "ioc_operator": [*_HANDLER, "feedback.report.assign", "feedback.report.intake", "feedback.stats.read"],
         "data_officer": ["feedback.stats.read"],
         "citizen": ["feedback.report.submit"],
     },

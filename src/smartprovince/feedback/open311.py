@@ -234,10 +234,14 @@ async def create_request(fmt: Fmt, request: Request, session: DbSession,
         if "exceed" in str(exc).lower() or "too large" in str(exc).lower():
             raise PayloadTooLarge("A photo may be at most 10 MB.") from exc
         raise BadRequest(f"The form cannot be read: {exc}") from exc
-    client = service.client_for_key(session, str(form.get("api_key") or request.query_params.get("api_key") or ""))
+    db = request.app.state.db
+    # The key is checked and the hit counted before the request's session writes: on SQLite that session
+    # holds the write lock from its first statement, which the counter's own transaction would wait for.
+    with db.session(write=False) as lookup:
+        client = service.client_for_key(lookup, str(form.get("api_key") or request.query_params.get("api_key") or ""))
     if client is None:
         raise Forbidden("A valid api_key is required to create service requests.")
-    ratelimit.LIMITER.hit(f"client:{client.id}", client.rate_per_minute)
+    ratelimit.hit(db, f"client:{client.id}", client.rate_per_minute)
     attrs = {k[len("attribute["):-1]: v for k, v in form.items() if k.startswith("attribute[") and k.endswith("]")}
     first, last = str(form.get("first_name") or ""), str(form.get("last_name") or "")
     uploads: list[service.Photo] = []

@@ -106,8 +106,11 @@ async def new_post(request: Request, session: DbSession, actor: Actor = Depends(
             channel="web", photos=await _photos(form)))
     except Problem as exc:
         session.rollback()
-        return render(request, "feedback/new.html", _ctx(request, areas=_areas(session), form=values,
+        page = render(request, "feedback/new.html", _ctx(request, areas=_areas(session), form=values,
                                                          error=exc.detail or exc.title), status=exc.status)
+        if "retry_after" in exc.extra:
+            page.headers["Retry-After"] = str(int(exc.extra["retry_after"]))
+        return page
     session.commit()
     return redirect(request, f"/portal/feedback/{r.code}?key={r.follow_key}",
                     message="Đã gửi phản ánh {code}.", code=r.code)
