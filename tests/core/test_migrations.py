@@ -53,7 +53,7 @@ def import_every_model() -> None:
         raise ImportError(f"cannot import {name}: its tables would be missed")
 
     for info in pkgutil.walk_packages(smartprovince.__path__, "smartprovince.", onerror=broken):
-        if info.name.startswith("smartprovince.core.") or info.name.endswith(".models"):
+        if info.name.startswith("smartprovince.core.") or info.name.endswith((".models", ".module")):
             importlib.import_module(info.name)
 
 

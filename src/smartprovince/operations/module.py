@@ -44,3 +44,12 @@ for _role, _perms in kpi_engine.ROLE_GRANTS.items():
     module.role_grants.setdefault(_role, []).extend(p for p in _perms if p not in module.role_grants.get(_role, []))
 module.nav.extend(pages_analytics.NAV)
 module.demo = kpi_engine.with_demo(module.demo)
+
+# IOC rooms and the central camera registry (wall work): routers, permissions, demo data.
+from smartprovince.operations import cameras, rooms  # noqa: E402
+
+module.api_routers.extend([rooms.router, cameras.router])
+module.permissions.update({**rooms.PERMISSIONS, **cameras.PERMISSIONS})
+module.role_grants["ioc_operator"].append(cameras.MANAGE)
+module.nav.append(NavLink("ioc", "Phòng điều hành", "/ioc/rooms", "operations.incident.read"))
+module.demo = rooms.with_demo(module.demo, rooms.load_demo, cameras.load_demo)
