@@ -140,6 +140,7 @@ def audit_verify() -> None:
 
 
 # `smartprovince users create|token|list` — identity/cli.py does the work.
+from smartprovince.identity.cli import load_areas_command as _load_areas_command  # noqa: E402
 from smartprovince.identity.cli import users_app as _users_app  # noqa: E402 - registered after the core commands
 
 app.add_typer(_users_app, name="users")
@@ -148,6 +149,7 @@ app.add_typer(_users_app, name="users")
 # `smartprovince orgs load|list-datasets` — the organisation tree (identity/orgs_loader.py does the work).
 orgs_app = typer.Typer(help="Organisation tree: load a dataset or a CSV file (cây tổ chức).", no_args_is_help=True)
 app.add_typer(orgs_app, name="orgs")
+orgs_app.command("load-areas")(_load_areas_command)  # identity/cli.py: official polygons keyed by code
 
 
 @orgs_app.command("list-datasets")

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     bus_max_attempts: int = Field(6, description="Delivery attempts for an event handler before it is dead-lettered.")
     bus_retry_base_seconds: float = Field(2.0, description="First retry delay; doubles each attempt.")
     province_code: str = Field("30", description="Statistics-office code of the province this install serves.")
+    map_tile_url: str = Field(
+        "",
+        description="Map tiles for every map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png or the province's "
+        "own tile server; empty (default) = no tile server (closed government network): maps draw the district "
+        "outlines instead.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

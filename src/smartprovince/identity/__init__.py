@@ -3,6 +3,17 @@
 This file is the module's public interface: other modules import only the names listed here.
 """
 
+from smartprovince.identity.areas import (
+    AREA_LEVELS,
+    AREA_SOURCES,
+    AreasFileError,
+    OrganisationArea,
+    area_centre,
+    area_geojson,
+    load_areas,
+    locate,
+    rebuild_areas,
+)
 from smartprovince.identity.auth import SESSION_COOKIE, clear_login_cookies, resolve_actor, set_login_cookies
 from smartprovince.identity.cccd import CccdInfo, InvalidCccd, is_valid_cccd, make_cccd, parse_cccd
 from smartprovince.identity.models import (
@@ -55,6 +66,15 @@ from smartprovince.identity.service import (
 )
 
 __all__ = [
+    "AREA_LEVELS",
+    "AREA_SOURCES",
+    "AreasFileError",
+    "OrganisationArea",
+    "area_centre",
+    "area_geojson",
+    "load_areas",
+    "locate",
+    "rebuild_areas",
     "BUILTIN_ROLES",
     "ORG_LEVELS",
     "SESSION_COOKIE",

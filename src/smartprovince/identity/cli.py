@@ -126,3 +126,36 @@ def list_users(
     finally:
         db.dispose()
     console.print(table)
+
+
+def load_areas_command(
+    file: str = typer.Argument(..., help="A GeoJSON FeatureCollection of Polygon / MultiPolygon features."),
+    code_property: str = typer.Option("code", "--code-property", help="Feature property that holds the unit's "
+                                      "statistics-office code (mã đơn vị hành chính)."),
+) -> None:
+    """Load official area polygons (địa giới chính thức) keyed by statistics-office code.
+
+    Mounted as ``smartprovince orgs load-areas FILE.geojson``. The whole file is checked first; nothing is
+    written when a feature is bad. Districts and the province that the file lacks become the union of their
+    communes.
+    """
+    from smartprovince.core.errors import Problem
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.identity.areas import areas_summary, load_areas
+
+    _settings, db = _database()
+    try:
+        with db.session() as session:
+            result = load_areas(session, file, actor=SYSTEM, code_property=code_property)
+            summary = areas_summary(session)
+    except Problem as exc:
+        console.print(f"[red]{exc.detail or exc.title}[/red]")
+        for err in exc.extra.get("errors", []):
+            console.print(f"  feature {err['feature']}: {err['message']}")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    console.print(f"[green]{result.source}[/green]: {result.loaded} areas loaded, {result.unchanged} unchanged, "
+                  f"{result.derived} districts / provinces derived from their communes.")
+    for level, sources in sorted(summary.items()):
+        console.print(f"  {level}: " + ", ".join(f"{n} {src}" for src, n in sorted(sources.items())))

@@ -7,6 +7,7 @@ from typing import Any
 from smartprovince.core.modules import Module
 from smartprovince.core.security import set_actor_resolver
 from smartprovince.identity.api import router
+from smartprovince.identity.api_areas import router as areas_router
 from smartprovince.identity.api_oidc import router as oidc_router
 from smartprovince.identity.roles import PERMISSIONS, ROLE_GRANTS
 
@@ -26,13 +27,21 @@ def _sync_roles(app: Any) -> None:
         sync_builtin_roles(session)
 
 
+def _ensure_areas(app: Any) -> None:
+    """Derive the administrative areas once for a database that has the tree but no areas yet (upgrade)."""
+    from smartprovince.identity.areas import ensure_areas
+
+    with app.state.db.session() as session:
+        ensure_areas(session)
+
+
 module = Module(
     name="identity",
     title="Định danh và tổ chức",
-    api_routers=[router],
+    api_routers=[router, areas_router],
     page_routers=[oidc_router],  # GET /auth/oidc/login, /auth/oidc/callback (identity/api_oidc.py)
     permissions=dict(PERMISSIONS),
     role_grants={code: list(perms) for code, perms in ROLE_GRANTS.items()},
     setup_app=_setup_app,
-    on_startup=[_sync_roles],
+    on_startup=[_sync_roles, _ensure_areas],
 )

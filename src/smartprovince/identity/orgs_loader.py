@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from smartprovince.core.errors import ValidationProblem
 from smartprovince.core.ids import new_id
 from smartprovince.core.security import Actor
+from smartprovince.identity.areas import areas_exist, rebuild_areas
 from smartprovince.identity.events import record_change
 from smartprovince.identity.models import ORG_LEVELS, Organisation
 
@@ -341,6 +342,8 @@ def load_organisations(
     session.flush()
     if moved:
         _recompute_paths(session)
+    if result.changed or not areas_exist(session):
+        rebuild_areas(session)  # commune cells and district outlines follow the tree (identity/areas.py)
     return result
 
 

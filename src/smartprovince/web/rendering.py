@@ -229,6 +229,12 @@ def _cached_province_name(request: Request) -> str | None:
         return None
 
 
+def _map_tile_url(request: Request) -> str:
+    """The platform's map tile URL (setting ``map_tile_url``); empty = no tile server."""
+    settings = getattr(request.app.state, "settings", None)
+    return str(getattr(settings, "map_tile_url", "") or "")
+
+
 def base_context(request: Request) -> dict[str, Any]:
     """The variables every template receives (see the module docstring)."""
     actor = safe_actor(request)
@@ -253,6 +259,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "flash": message,
         "path": request.url.path,
         "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "map_tile_url": _map_tile_url(request),
     }
 
 

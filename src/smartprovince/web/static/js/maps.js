@@ -1,0 +1,98 @@
+/* SP.map(el, opts) — the one way pages make a Leaflet map (bản đồ dùng chung).
+ *
+ * The tile layer is added only when the platform has a tile server (setting
+ * SMARTPROVINCE_MAP_TILE_URL, passed by layout.html as data-tile-url on this script tag). On a
+ * closed government network there is none: the map then draws the district outlines from
+ * /api/v1/areas?level=district so that it still shows where things are.
+ *
+ * Leaflet itself (vendor/leaflet/leaflet.js) is loaded by the page that has a map, after this file;
+ * SP.map only needs it when it is called.
+ *
+ * opts (all optional):
+ *   center: [lat, lng], zoom: n   initial view (default: fit the province outline)
+ *   outlines: true                draw the district outlines even when tiles are configured
+ *   tileUrl: "…"                  override the platform's tile URL ("" = none)
+ *   attribution: "…"              tile attribution (default © OpenStreetMap for OSM URLs)
+ *   leaflet: {…}                  extra options for L.map
+ *   onOutlines: fn(layer, map)    called once the outlines are drawn
+ *
+ * The returned map has map.spOutlines: a Promise of the outline layer (null when not drawn).
+ * SP.areas(query) fetches /api/v1/areas?… once per query (e.g. "level=commune&parent=ID").
+ */
+(function () {
+  "use strict";
+  var SP = window.SP = window.SP || {};
+  var script = document.currentScript || document.getElementById("sp-maps");
+  SP.mapTileUrl = (script && script.getAttribute("data-tile-url")) || "";
+
+  var cache = {};
+  SP.areas = function (query) {
+    var key = query || "level=district";
+    if (!cache[key]) {
+      cache[key] = fetch("/api/v1/areas?" + key, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (r) {
+          if (!r.ok) { throw new Error("areas: HTTP " + r.status); }
+          return r.json();
+        })
+        .catch(function (err) { delete cache[key]; throw err; });
+    }
+    return cache[key];
+  };
+
+  // Label style of the outlines (kept here so every page that has a map gets it).
+  if (!document.getElementById("sp-maps-style")) {
+    var style = document.createElement("style");
+    style.id = "sp-maps-style";
+    style.textContent = ".sp-map-no-tiles{background:#f4f7f9}" +
+      ".leaflet-tooltip.sp-area-label{background:transparent;border:0;box-shadow:none;color:#34495e;" +
+      "font-size:11px;font-weight:600;text-shadow:0 0 3px #fff,0 0 3px #fff}" +
+      ".leaflet-tooltip.sp-area-label:before{display:none}";
+    document.head.appendChild(style);
+  }
+
+  SP.outlineStyle = {color: "#4a6378", weight: 1.2, opacity: 0.9, fillColor: "#dfe8ef", fillOpacity: 0.35};
+
+  SP.map = function (el, opts) {
+    opts = opts || {};
+    if (typeof el === "string") { el = document.getElementById(el); }
+    var L = window.L;
+    if (!L) { throw new Error("SP.map needs Leaflet: load vendor/leaflet/leaflet.js first"); }
+    var map = L.map(el, opts.leaflet || {});
+    var tileUrl = opts.tileUrl !== undefined ? opts.tileUrl : SP.mapTileUrl;
+    var hasView = false;
+    if (opts.center) { map.setView(opts.center, opts.zoom || 11); hasView = true; }
+    if (tileUrl) {
+      var attribution = opts.attribution;
+      if (attribution === undefined) {
+        attribution = /openstreetmap/i.test(tileUrl) ? "© OpenStreetMap contributors" : "";
+      }
+      L.tileLayer(tileUrl, {maxZoom: 19, attribution: attribution}).addTo(map);
+    }
+    if (!hasView) { map.setView([21.0, 106.0], 9); }  // until the outline arrives
+    map.spOutlines = Promise.resolve(null);
+    if (!tileUrl || opts.outlines) {
+      el.classList.add("sp-map-no-tiles");
+      map.spOutlines = SP.areas("level=district").then(function (data) {
+        var layer = L.geoJSON(data, {
+          style: function () { return SP.outlineStyle; },
+          interactive: false
+        });
+        layer.eachLayer(function (l) {
+          var p = l.feature && l.feature.properties;
+          if (!tileUrl && p && p.name && p.centre) {
+            L.tooltip({permanent: true, direction: "center", className: "sp-area-label", opacity: 0.8})
+              .setLatLng([p.centre[1], p.centre[0]]).setContent(p.name).addTo(map);
+          }
+        });
+        layer.addTo(map);
+        layer.bringToBack();
+        if (!hasView && data.bbox) {
+          map.fitBounds([[data.bbox[1], data.bbox[0]], [data.bbox[3], data.bbox[2]]], {padding: [8, 8]});
+        }
+        if (opts.onOutlines) { opts.onOutlines(layer, map); }
+        return layer;
+      }).catch(function () { return null; });
+    }
+    return map;
+  };
+})();
