@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smartprovince.core.errors import Conflict
@@ -95,3 +95,84 @@ def test_routing_always_finds_a_unit_and_follows_the_rules(routed: Any) -> None:
                 assert unit == cat.unit
             else:  # a unit the test tree does not have: the dispatcher takes it
                 assert unit == "trung-tam-giam-sat-dieu-hanh-thong-minh"
+
+
+# ----------------------------------------------------------------------------- routing by point
+
+# A fake of ``identity.locate`` (commune boundaries are the identity module's data): three vertical strips
+# of the province, and nothing north of 21.1° (outside every commune).
+STRIPS = [(106.25, "10891"), (106.35, "10894"), (106.70, "10507")]
+
+
+def _fake_locate(session: Any, lon: float, lat: float) -> Any:
+    from smartprovince import identity
+
+    if lat > 21.1:
+        return None
+    code = next((c for edge, c in STRIPS if lon < edge), None)
+    return identity.get_org_by_code(session, code) if code else None
+
+
+def _expected_area(lat: float | None, lon: float | None, picked: str | None) -> str | None:
+    if lat is not None and lon is not None and lat <= 21.1:
+        located = next((c for edge, c in STRIPS if lon < edge), None)
+        if located:
+            return located
+    return picked
+
+
+@given(st.sampled_from([c.code for c in categories.all_categories()]),
+       st.one_of(st.none(), st.tuples(st.floats(20.5, 21.3), st.floats(106.0, 106.8))),
+       st.sampled_from([None, "10891", "10894", "10507", "295", "288"]))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_routing_by_point_then_picked_commune_then_category_default(
+        database: Any, orgs: Any, monkeypatch: pytest.MonkeyPatch, code: str,
+        point: tuple[float, float] | None, picked: str | None) -> None:
+    from smartprovince import identity
+
+    monkeypatch.setattr(identity, "locate", _fake_locate, raising=False)
+    lat, lon = point if point else (None, None)
+    cat = categories.get_category(code)
+    assert cat is not None
+    with database.session() as s:
+        area = service.report_area(s, lat=lat, lon=lon, area_code=picked, address=None)
+        expected = _expected_area(lat, lon, picked)
+        assert (area.code if area else None) == expected
+        # the unit is the one routing gives for that area: the point never makes a report unroutable
+        unit = service.route(s, cat, area)
+        expected_org = identity.get_org_by_code(s, expected) if expected else None
+        assert unit.code == service.route(s, cat, expected_org).code
+        assert unit.active
+
+
+def test_submitted_point_decides_the_commune(client: Any, orgs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartprovince import identity
+
+    monkeypatch.setattr(identity, "locate", _fake_locate, raising=False)
+    body = {"category": "street-lighting", "description": "Đèn đường tắt", "lat": 20.95, "lon": 106.5,
+            "area_code": "10891"}  # the reporter picked Lai Cách, but the point is in Cẩm Thượng (288)
+    r = client.post("/api/v1/feedback/reports", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["unit_name"] == "Thành phố Hải Dương"  # street lighting is a district job
+    monkeypatch.delattr(identity, "locate")  # an installation without commune areas: the picked commune
+    r = client.post("/api/v1/feedback/reports", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["unit_name"] == "Huyện Cẩm Giàng"
+
+
+def test_address_names_the_commune_when_there_is_no_point_nor_pick(database: Any, orgs: Any,
+                                                                    make_org: Any) -> None:
+    with database.session() as s:
+        found = service.area_from_address(s, "Số 12 đường Thanh Niên, Thị trấn Lai Cách, huyện Cẩm Giàng")
+        assert found is not None and found.code == "10891"
+        assert service.area_from_address(s, "số 5 phố Lai Cách") is None  # a street, not "thị trấn Lai Cách"
+        assert service.area_from_address(s, None) is None
+    # two communes of the same name: the district in the address decides, else nobody guesses
+    make_org("10999", "Xã Cẩm Hưng", "commune", parent="288")
+    with database.session() as s:
+        assert service.area_from_address(s, "thôn Hoàng Xá, xã Cẩm Hưng") is None
+        found = service.area_from_address(s, "thôn Hoàng Xá, xã Cẩm Hưng, Huyện Cẩm Giàng")
+        assert found is not None and found.code == "10894"
+        area = service.report_area(s, lat=None, lon=None, area_code=None,
+                                   address="Xã Cẩm Hưng, Thành phố Hải Dương")
+        assert area is not None and area.code == "10999"

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,6 +118,80 @@ def route(session: Session, category: categories.Category, area: Any | None) -> 
     if root is None:
         raise ValidationProblem("Chưa có đơn vị nào để nhận phản ánh (no organisation is loaded).")
     return root
+
+
+AREA_LEVELS = ("commune", "district")
+"""Organisation levels a report's area can be (a commune, or a whole district when nothing finer is known)."""
+_NAME_PREFIXES = ("thị trấn", "thị xã", "thành phố", "phường", "huyện", "quận", "xã")
+
+
+def locate_point(session: Session, lat: float | None, lon: float | None) -> Any | None:
+    """Xã/phường chứa điểm — the commune whose area contains the point, or ``None``.
+
+    Uses ``identity.locate(session, lon, lat)`` (the commune boundaries kept by the identity module) when
+    that function exists in this installation; without it, or for a point outside every commune, the
+    answer is ``None`` and routing falls back to the commune the reporter picked.
+    """
+    locate = getattr(identity, "locate", None)
+    if locate is None or lat is None or lon is None:
+        return None
+    found = locate(session, lon, lat)
+    if found is not None and not isinstance(found, identity.Organisation):
+        # Accept a code, or any object with a ``code``, so routing does not depend on the return shape.
+        code = found if isinstance(found, str) else getattr(found, "code", None)
+        found = identity.get_org_by_code(session, str(code)) if code else None
+    if found is None or not found.active or found.level not in AREA_LEVELS:
+        return None
+    return found
+
+
+def _bare_name(name: str) -> str:
+    """``"Xã Cẩm Hưng"`` → ``"cẩm hưng"``: the name without its administrative prefix, lower case."""
+    text = " ".join(unicodedata.normalize("NFC", name).lower().split())
+    for prefix in _NAME_PREFIXES:
+        if text.startswith(prefix + " "):
+            return text[len(prefix) + 1:]
+    return text
+
+
+def area_from_address(session: Session, address: str | None) -> Any | None:
+    """The commune named in a free-text address (``"… thị trấn Lai Cách, huyện Cẩm Giàng"``), or ``None``.
+
+    A commune counts only with its full name (prefix included: ``xã``, ``phường``, ``thị trấn``); when
+    several communes carry that name, the district named in the address decides; still ambiguous →
+    ``None`` (the dispatcher decides, never a guess).
+    """
+    if not address:
+        return None
+    text = " ".join(unicodedata.normalize("NFC", address).lower().split())
+    org = identity.Organisation
+    communes = session.scalars(select(org).where(org.level == "commune", org.active.is_(True)))
+
+    def named(name: str) -> bool:
+        full = " ".join(unicodedata.normalize("NFC", name).lower().split())
+        return re.search(r"(?<!\w)" + re.escape(full) + r"(?!\w)", text) is not None
+
+    found = [c for c in communes if named(c.name)]
+    if len(found) > 1:
+        found = [c for c in found if c.parent is not None and named(c.parent.name)]
+    return found[0] if len(found) == 1 else None
+
+
+def report_area(session: Session, *, lat: float | None, lon: float | None, area_code: str | None,
+                address: str | None) -> Any | None:
+    """Khu vực của phản ánh — the commune (or district) a report is routed by. Order:
+
+    1. the commune containing the point (:func:`locate_point`), when a point is given and found;
+    2. the commune (or district) the reporter picked (``area_code``; an unknown code is a 422);
+    3. the commune named in the address (:func:`area_from_address`);
+    4. ``None``: :func:`route` then uses the category's default (its unit rule, else the dispatcher).
+    """
+    picked = None
+    if area_code:
+        picked = identity.get_org_by_code(session, area_code)
+        if picked is None or picked.level not in AREA_LEVELS:
+            raise ValidationProblem(f"Không có xã/phường mã '{area_code}' (unknown area).")
+    return locate_point(session, lat, lon) or picked or area_from_address(session, address)
 
 
 def due_at_for(category: categories.Category, start: datetime, session: Session | None = None) -> datetime:
@@ -239,6 +315,9 @@ def find_duplicate(session: Session, *, category: categories.Category, lat: floa
 def submit_report(session: Session, *, actor: Actor, report: NewReport, storage: Storage | None = None) -> Report:
     """Gửi phản ánh — record a new report, route it to the responsible unit and set its deadline.
 
+    The unit is found from the category and the report's area (:func:`report_area`: the commune
+    containing the point, else the commune picked, else the one named in the address).
+
     Anybody may report (``actor`` may be anonymous). A logged-in citizen is kept as the reporter; the
     contact fields are private. A nearby open report of the same category is noted as a suggested
     duplicate (``duplicate_of_id``) for the unit to merge. Publishes ``feedback.report.created``.
@@ -256,11 +335,7 @@ def submit_report(session: Session, *, actor: Actor, report: NewReport, storage:
         raise ValidationProblem("Tọa độ không hợp lệ (invalid coordinates).")
     if report.lat is None and not address and not report.area_code:
         raise ValidationProblem("Cần vị trí trên bản đồ, địa chỉ hoặc xã/phường (a location is required).")
-    area = None
-    if report.area_code:
-        area = identity.get_org_by_code(session, report.area_code)
-        if area is None or area.level not in ("commune", "district"):
-            raise ValidationProblem(f"Không có xã/phường mã '{report.area_code}' (unknown area).")
+    area = report_area(session, lat=report.lat, lon=report.lon, area_code=report.area_code, address=address)
     email = _clean_text(report.reporter_email, max_len=254, name="email")
     if email and ("@" not in email or " " in email):
         raise ValidationProblem("Địa chỉ e-mail không hợp lệ (invalid e-mail).")
