@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from smartprovince.core.modules import Module, NavLink
-from smartprovince.datahub import api, ckan, dcat, demo, pages
+from smartprovince.datahub import api, ckan, dcat, demo, pages, warehouse_cli, warehouse_feeds, warehouse_jobs
+from smartprovince.datahub import cli as datahub_cli
+from smartprovince.datahub import scheduler
+from smartprovince.datahub.config import DatahubSettings
+
+# `smartprovince datahub load|pull|run-due` join the module's command group.
+warehouse_cli.cli.registered_commands.extend(datahub_cli.cli.registered_commands)
 
 PERMISSIONS = {
     "datahub.dataset.read": "Xem bộ dữ liệu nội bộ và trường dữ liệu cá nhân của đơn vị",
     "datahub.dataset.manage": "Định nghĩa bộ dữ liệu, nạp dữ liệu, xem báo cáo kiểm tra",
     "datahub.codelist.manage": "Quản lý danh mục dùng chung (phiên bản, ngày hiệu lực)",
 }
+
+
+def setup_app(app: Any) -> None:
+    """Read the module's settings once (scheduler, secrets of agency APIs)."""
+    app.state.datahub_config = DatahubSettings()
+
 
 module = Module(
     name="datahub",
@@ -33,4 +47,9 @@ module = Module(
     ],
     demo=demo.load,
     demo_order=300,
+    warehouse_feeds=[warehouse_feeds.dataset_feeds],
+    cli=warehouse_cli.cli,
+    on_startup=[warehouse_jobs.start, scheduler.start],
+    on_shutdown=[warehouse_jobs.stop, scheduler.stop],
+    setup_app=setup_app,
 )
