@@ -1,4 +1,4 @@
-"""``smartprovince procedures …`` commands: statistics export and catalog import."""
+"""``smartprovince procedures …`` commands: statistics export, rebuilding the daily statistics, catalog import."""
 
 from __future__ import annotations
 
@@ -47,6 +47,25 @@ def stats_command(
         sys.stdout.write(json.dumps(result.model_dump(), ensure_ascii=False, indent=1) + "\n")
     else:
         sys.stdout.write(stats.to_csv(result).lstrip("\ufeff"))
+
+
+@cli.command("rebuild-stats")
+def rebuild_stats_command() -> None:
+    """Recompute the daily statistics table from the dossiers (after a restore or a manual data fix)."""
+    from smartprovince.core.db import Database
+    from smartprovince.procedures import daily
+    from smartprovince.settings import get_settings
+
+    def progress(done: int, total: int) -> None:
+        typer.echo(f"  {done:,}/{total:,}", err=True)
+
+    db = Database(get_settings().db_url)
+    try:
+        with db.session() as s:
+            read, written = daily.rebuild(s, progress)
+    finally:
+        db.dispose()
+    typer.echo(f"{read:,} dossiers read, {written:,} daily rows written")
 
 
 @cli.command("import-catalog")

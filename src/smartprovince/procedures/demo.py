@@ -33,7 +33,7 @@ from smartprovince.core.clock import VN_TZ
 from smartprovince.core.db import Database
 from smartprovince.core.ids import new_id
 from smartprovince.core.security import SYSTEM
-from smartprovince.procedures import catalog, service
+from smartprovince.procedures import catalog, daily, service
 from smartprovince.procedures.models import Dossier, DossierAction, DossierCounter, Procedure
 from smartprovince.procedures.service import LOOKUP_ALPHABET
 
@@ -103,11 +103,13 @@ def _historical_rows(
     procs: list[Procedure], figures: dict[str, Any], agencies: dict[str, list[tuple[str, str | None, str]]],
     days: list[date], period_end: datetime, rng: random.Random,
     fmt: Callable[[datetime | None], Any] = lambda v: v, empty_json: Any = None,
+    stats: daily.Accumulator | None = None,
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Yield (dossier row, action rows) for every historical dossier (all finished and returned by now).
 
     ``fmt`` turns instants into what the database driver takes and ``empty_json`` is the empty JSON
-    object, so that on SQLite the rows are ready for the driver without another pass.
+    object, so that on SQLite the rows are ready for the driver without another pass. ``stats``
+    collects each dossier's contribution to the daily statistics table.
     """
     empty = {} if empty_json is None else empty_json
     dues = _DueCache()
@@ -156,13 +158,25 @@ def _historical_rows(
             returned = finished + timedelta(hours=rng.randint(1, 30))
             status = 10
             has_fee = fee > 0
+            # Random draws in the same order as always, so the demo data stays the same.
+            lookup_key = "".join(rng.choices(LOOKUP_ALPHABET, k=8))
+            applicant_name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+            fee_total = (fee_online if is_online else fee) if has_fee else 0
+            paid_online = bool(has_fee and is_online and rng.random() < 0.72)
+            digitised = is_online or rng.random() < 0.55
+            if stats is not None:
+                stats.add(daily.Facts(
+                    agency_code=agency_code, procedure_code=proc.code, agency_path=path,
+                    channel="online" if is_online else "counter", received_at=received, due_at=due,
+                    finished_at=finished, closed_at=None, supplement_requests=0, fee_total=fee_total,
+                    paid_online=paid_online, digitised=digitised))
             dossier = {
                 "id": did, "code": service.format_code(agency_code, day, seq),
-                "lookup_key": "".join(rng.choices(LOOKUP_ALPHABET, k=8)),
+                "lookup_key": lookup_key,
                 "procedure_id": proc.id, "procedure_code": proc.code, "agency_code": agency_code,
                 "agency_org_id": org_id, "agency_path": path, "channel": "online" if is_online else "counter",
                 "status": status, "applicant_user_id": None,
-                "applicant_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", "applicant_cccd": None,
+                "applicant_name": applicant_name, "applicant_cccd": None,
                 "applicant_phone": None, "applicant_email": None, "applicant_address": "", "form_data": empty,
                 "note": "", "submitted_at": fmt(submitted), "received_at": fmt(received), "due_at": fmt(due),
                 "extended_due_at": None, "finished_at": fmt(finished) if is_finished else None,
@@ -170,10 +184,10 @@ def _historical_rows(
                 "closed_at": None, "supplement_requested_at": None, "supplement_requests": 0, "supplement_days": 0,
                 "current_step": max(len(steps) - 1, 0), "current_unit": steps[-1]["unit"] if steps else "",
                 "claimed_by": None, "claimed_by_name": "", "claimed_at": None,
-                "fee_total": (fee_online if is_online else fee) if has_fee else 0,
-                "fee_paid": (fee_online if is_online else fee) if has_fee and is_finished else 0,
-                "paid_online": bool(has_fee and is_online and rng.random() < 0.72),
-                "digitised": is_online or rng.random() < 0.55,
+                "fee_total": fee_total,
+                "fee_paid": fee_total if is_finished else 0,
+                "paid_online": paid_online,
+                "digitised": digitised,
                 "return_method": ("electronic" if is_online else "counter") if returned else None,
                 "result_note": "", "version": 1,
             }
@@ -305,8 +319,9 @@ def load_history(db: Database, progress: Callable[..., Any] | None = None) -> in
     fmt: Callable[[datetime | None], Any] = _identity
     if sqlite:
         fmt = _CONVERTERS.setdefault(Dossier.__tablename__, _SqliteRows(Dossier.__table__))._dt
+    stats = daily.Accumulator()
     rows_iter = _historical_rows(procs, figures, agencies, days, period_end, rng, fmt=fmt,
-                                 empty_json="{}" if sqlite else None)
+                                 empty_json="{}" if sqlite else None, stats=stats)
     for row, acts in rows_iter:
         if "__counters__" in row:
             counters = row["__counters__"]
@@ -324,6 +339,8 @@ def load_history(db: Database, progress: Callable[..., Any] | None = None) -> in
         rows = [{"agency_code": a, "day": d, "last_seq": n} for (a, d), n in counters.items()]
         for i in range(0, len(rows), BATCH):
             _bulk_insert(s, DossierCounter, rows[i:i + BATCH])
+        # The rows bypassed the ORM, so the daily statistics get their contributions here.
+        stats.write(s)
         audit.record(s, actor=SYSTEM, action="procedures.demo.history_loaded", object_type="procedures.dossier",
                      object_id="demo-2023h1", data={"dossiers": done, "period": figures["period"]})
     if progress:

@@ -7,6 +7,7 @@
 * :class:`DossierCounter` — one row per agency per day; gives gap-free dossier codes.
 * :class:`DossierAttachment` — a file of the dossier (thành phần hồ sơ), digitised or not.
 * :class:`DossierPayment` — a fee payment request and its outcome (used by the fee features).
+* :class:`DailyStats` — the daily aggregate behind the statistics (kept by :mod:`.daily`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartprovince.core.db import Base, UTCDateTime
@@ -84,6 +98,10 @@ class Dossier(Base):
         Index("ix_procedure_dossier_agency_status_due", "agency_path", "status", "due_at"),
         Index("ix_procedure_dossier_received", "received_at", "agency_code", "procedure_code"),
         Index("ix_procedure_dossier_applicant", "applicant_user_id", "submitted_at"),
+        # Only the dossiers still open (few): the statistics count them live, the rest from the daily table.
+        Index("ix_procedure_dossier_open", "received_at",
+              sqlite_where=text("finished_at IS NULL AND closed_at IS NULL"),
+              postgresql_where=text("finished_at IS NULL AND closed_at IS NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -186,3 +204,27 @@ class DossierPayment(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     receipt_no: Mapped[str | None] = mapped_column(String(60), nullable=True)
+
+
+class DailyStats(Base):
+    """Thống kê ngày — what happened to one procedure's dossiers at one agency on one local day."""
+
+    __tablename__ = "procedure_stats_daily"
+    __table_args__ = (Index("ix_procedure_stats_daily_path", "agency_path", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    procedure_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agency_path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    received_online: Mapped[int] = mapped_column(Integer, default=0)
+    fee_dossiers: Mapped[int] = mapped_column(Integer, default=0)
+    paid_online: Mapped[int] = mapped_column(Integer, default=0)
+    digitised: Mapped[int] = mapped_column(Integer, default=0)
+    finished: Mapped[int] = mapped_column(Integer, default=0)
+    finished_early: Mapped[int] = mapped_column(Integer, default=0)
+    finished_late: Mapped[int] = mapped_column(Integer, default=0)
+    processing_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    stopped_or_refused: Mapped[int] = mapped_column(Integer, default=0)
+    open_delta: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_delta: Mapped[int] = mapped_column(Integer, default=0)

@@ -28,6 +28,7 @@ from smartprovince.core.clock import VN_TZ, now
 from smartprovince.core.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from smartprovince.core.ids import new_id
 from smartprovince.core.security import Actor
+from smartprovince.procedures import daily as _daily  # noqa: F401 - importing keeps the daily statistics table
 from smartprovince.procedures import lifecycle, timing
 from smartprovince.procedures.lifecycle import Status
 from smartprovince.procedures.models import (

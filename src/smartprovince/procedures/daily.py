@@ -1,0 +1,244 @@
+"""Thống kê theo ngày — the daily aggregate table behind the Decision 766 statistics.
+
+Counting a half year over a million dossiers row by row takes seconds; the statistics page reads
+this table instead. One row per (local day, agency, procedure, agency path) holds:
+
+* the dossiers **received** that day (and how many online, with a fee, paid online, digitised);
+* the dossiers **finished** that day (early, late, and the processing seconds);
+* the dossiers **refused or stopped** that day;
+* two *differences* for dossiers that are already over (finished, refused or stopped):
+  ``open_delta`` is +1 on the day such a dossier was received and −1 on the day it ended;
+  ``overdue_delta`` is +1 on the first day it was past its due day and −1 on the day it ended.
+  The sum of ``open_delta`` over all days up to D is the number of those dossiers that were still
+  open at the end of D (and the same for past due). Dossiers that are still open *now* are few:
+  they are counted straight from the dossier table (a partial index holds only them).
+
+How the table stays right: a dossier's *contribution* (:func:`contribution`) is a pure function of
+its row. When the ORM writes a dossier, a mapper event subtracts the contribution it had and adds
+the new one, on the same connection, in the same transaction as the change. Bulk loads that bypass
+the ORM (the demo history) add their contributions with :func:`add_rows`; ``smartprovince
+procedures rebuild-stats`` recomputes the whole table with :func:`rebuild`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, event, inspect, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from smartprovince.core.clock import VN_TZ
+from smartprovince.procedures.models import DailyStats, Dossier
+
+KEY_FIELDS = ("day", "agency_code", "procedure_code", "agency_path")
+COUNT_FIELDS = ("received", "received_online", "fee_dossiers", "paid_online", "digitised", "finished",
+                "finished_early", "finished_late", "stopped_or_refused", "open_delta", "overdue_delta")
+SUM_FIELDS = (*COUNT_FIELDS, "processing_seconds")
+
+
+FACT_FIELDS = ("agency_code", "procedure_code", "agency_path", "channel", "received_at", "due_at", "finished_at",
+               "closed_at", "supplement_requests", "fee_total", "paid_online", "digitised")
+"""The dossier columns a contribution depends on (nothing else changes the statistics)."""
+
+Key = tuple[date, str, str, str]
+Deltas = dict[Key, dict[str, float]]
+
+
+def local_day(at: datetime) -> date:
+    """The day in Vietnam (UTC+7, no daylight-saving time) of an instant."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(VN_TZ).date()
+
+
+def is_late(*, due_at: datetime, finished_at: datetime, supplement_requests: int) -> bool:
+    """Decision 766: late when finished after the due instant or when supplements were asked more than once."""
+    return supplement_requests > 1 or _utc(finished_at) > _utc(due_at)
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def contribution(f: Any, out: Deltas | None = None, sign: int = 1) -> Deltas:
+    """Add ``sign`` × the dossier's contribution to ``out`` (a new dict when not given) and return it.
+
+    ``f`` is anything with the :data:`FACT_FIELDS` attributes: a :class:`Dossier` or a row.
+    The conditions are those of :func:`.stats.compute_from_dossiers`; the tests check both agree.
+    """
+    out = {} if out is None else out
+
+    def add(day: date, **values: float) -> None:
+        k = (day, f.agency_code, f.procedure_code, f.agency_path or "")
+        row = out.get(k)
+        if row is None:
+            row = out[k] = dict.fromkeys(SUM_FIELDS, 0)
+        for name, v in values.items():
+            row[name] += sign * v
+
+    received_at, due_at, finished_at, closed_at = f.received_at, f.due_at, f.finished_at, f.closed_at
+    supplements = f.supplement_requests or 0
+    if received_at is not None:
+        fee = (f.fee_total or 0) > 0
+        add(local_day(received_at), received=1, received_online=int(f.channel == "online"), fee_dossiers=int(fee),
+            paid_online=int(fee and bool(f.paid_online)), digitised=int(bool(f.digitised)))
+    if finished_at is not None and due_at is not None:
+        late = is_late(due_at=due_at, finished_at=finished_at, supplement_requests=supplements)
+        early = not late and local_day(finished_at) < local_day(due_at)
+        secs = (_utc(finished_at) - _utc(received_at)).total_seconds() if received_at is not None else 0.0
+        add(local_day(finished_at), finished=1, finished_early=int(early), finished_late=int(late),
+            processing_seconds=secs)
+    if closed_at is not None:
+        add(local_day(closed_at), stopped_or_refused=1)
+    ends = [x for x in (finished_at, closed_at) if x is not None]
+    if ends and received_at is not None and due_at is not None:
+        # Open from the receipt day to the day before it ended; past due from its due day on
+        # (from the receipt day when supplements were asked more than once).
+        first, end = local_day(received_at), local_day(min(_utc(x) for x in ends))
+        if first < end:
+            add(first, open_delta=1)
+            add(end, open_delta=-1)
+            overdue_from = first if supplements > 1 else max(first, local_day(due_at))
+            if overdue_from < end:
+                add(overdue_from, overdue_delta=1)
+                add(end, overdue_delta=-1)
+    return out
+
+
+def _changed(d: Deltas) -> Deltas:
+    return {k: v for k, v in d.items() if any(x for x in v.values())}
+
+
+def apply(conn: Connection | Session, deltas: Deltas) -> None:
+    """Add ``deltas`` to the table: one upsert per touched row (insert, or add to the existing counts)."""
+    deltas = _changed(deltas)
+    if not deltas:
+        return
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    dialect = bind.dialect.name
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = DailyStats.__table__
+    rows = [{**dict(zip(KEY_FIELDS, k, strict=True)), **v} for k, v in deltas.items()]
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in KEY_FIELDS],
+        set_={name: table.c[name] + stmt.excluded[name] for name in SUM_FIELDS},
+    )
+    for i in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[i:i + 5000])
+
+
+# --------------------------------------------------------------------------- kept by the ORM writes
+
+
+@dataclass
+class Facts:
+    """The columns of a dossier that its contribution depends on (for rows written without the ORM)."""
+
+    agency_code: str
+    procedure_code: str
+    agency_path: str
+    channel: str
+    received_at: datetime | None
+    due_at: datetime | None
+    finished_at: datetime | None
+    closed_at: datetime | None
+    supplement_requests: int
+    fee_total: int
+    paid_online: bool
+    digitised: bool
+
+
+def _before(target: Dossier) -> Facts:
+    """The dossier as it was before this flush (from the ORM's attribute history)."""
+    state = inspect(target)
+    values: dict[str, Any] = {}
+    for name in FACT_FIELDS:
+        hist = state.attrs[name].history
+        if hist.deleted:
+            values[name] = hist.deleted[0]
+        elif hist.unchanged:
+            values[name] = hist.unchanged[0]
+        else:
+            values[name] = getattr(target, name)
+    return Facts(**values)
+
+
+def _after_insert(_mapper: Any, conn: Connection, target: Dossier) -> None:
+    apply(conn, contribution(target))
+
+
+def _after_update(_mapper: Any, conn: Connection, target: Dossier) -> None:
+    state = inspect(target)
+    if not any(state.attrs[n].history.has_changes() for n in FACT_FIELDS):
+        return
+    deltas = contribution(_before(target), sign=-1)
+    contribution(target, deltas)
+    apply(conn, deltas)
+
+
+def _after_delete(_mapper: Any, conn: Connection, target: Dossier) -> None:
+    apply(conn, contribution(_before(target), sign=-1))
+
+
+event.listen(Dossier, "after_insert", _after_insert)
+event.listen(Dossier, "after_update", _after_update)
+event.listen(Dossier, "after_delete", _after_delete)
+
+
+# ------------------------------------------------------------------------------ bulk and rebuild
+
+
+class Accumulator:
+    """Collects contributions of many dossiers in memory (bulk loads), then writes them at once."""
+
+    def __init__(self) -> None:
+        self.deltas: Deltas = {}
+
+    def add(self, facts: Any) -> None:
+        """Add one dossier (anything with the :data:`FACT_FIELDS` attributes)."""
+        contribution(facts, self.deltas)
+
+    def write(self, session: Session | Connection) -> int:
+        """Add everything collected to the table; returns the number of rows touched."""
+        n = len(self.deltas)
+        apply(session, self.deltas)
+        self.deltas = {}
+        return n
+
+
+def add_rows(session: Session, rows: Iterable[Any]) -> int:
+    """Add the contributions of dossiers written without the ORM (bulk inserts)."""
+    acc = Accumulator()
+    for r in rows:
+        acc.add(r)
+    return acc.write(session)
+
+
+def rebuild(session: Session | Connection, progress: Callable[[int, int], Any] | None = None) -> tuple[int, int]:
+    """Recompute the whole table from the dossier table; returns (dossiers read, rows written).
+
+    Runs in the caller's transaction, so readers see either the old or the new table.
+    """
+    from sqlalchemy import func
+
+    total = session.execute(select(func.count()).select_from(Dossier)).scalar_one()
+    session.execute(delete(DailyStats))
+    acc = Accumulator()
+    cols = [getattr(Dossier, n) for n in FACT_FIELDS]
+    n = 0
+    for r in session.execute(select(*cols).execution_options(yield_per=20_000)):
+        acc.add(r)
+        n += 1
+        if progress and n % 100_000 == 0:
+            progress(n, total)
+    written = acc.write(session)
+    if progress:
+        progress(n, total)
+    return n, written
