@@ -8,7 +8,9 @@ Published (payload: ``incident_id``, ``status``, ``category``, ``severity``, ``s
 Listened to (each handler is idempotent: a record already linked is not linked twice):
 
 * ``feedback.report.created`` — a citizen report (phản ánh) opens or joins an incident;
-  ``feedback.report.resolved`` / ``.closed`` end its link (an incident made only of reports resolves);
+  ``feedback.report.resolved`` / ``.closed`` / ``.merged`` end its link (an incident made only of reports
+  resolves); ``feedback.report.reopened`` makes the link active again and reopens a resolved incident
+  (a closed one stays closed: the report opens or joins a new incident);
 * ``sensing.alert.raised`` / ``sensing.alert.cleared`` — a sensor threshold alert opens or joins an
   incident; when every alert of an incident has cleared, the incident resolves itself;
 * ``operations.incident.ingest`` — the generic entry for other feeds (AI cameras, the SOC, a hotline
@@ -148,6 +150,32 @@ def on_report_resolved(session: Session, event: Event) -> None:
 def on_report_closed(session: Session, event: Event) -> None:
     """A closed report is over too (a second call for a resolved one changes nothing)."""
     on_report_resolved(session, event)
+
+
+@subscribe("feedback.report.merged", name="operations.incident_report_merged")
+def on_report_merged(session: Session, event: Event) -> None:
+    """A report merged into another follows that one: its own link is over (the main report's stays)."""
+    p = event.payload if isinstance(event.payload, dict) else {}
+    if p.get("id") is not None:
+        service.clear_link(
+            session,
+            actor=SYSTEM,
+            kind="feedback_report",
+            ref=str(p["id"])[:200],
+            note="Phản ánh được gộp vào phản ánh khác",
+            at=event_time(p, event),
+        )
+
+
+@subscribe("feedback.report.reopened", name="operations.incident_report_reopened")
+def on_report_reopened(session: Session, event: Event) -> None:
+    """The citizen reopened the report (not fixed): its link is active again and the incident reopens."""
+    p = event.payload if isinstance(event.payload, dict) else {}
+    if p.get("id") is None:
+        return
+    data = input_from_payload(p, source="citizen_report", kind="feedback_report", default_title="Phản ánh hiện trường")
+    data.occurred_at = event_time(p, event)
+    service.reopen_link(session, actor=SYSTEM, data=data, note="Người dân mở lại phản ánh (chưa được khắc phục)")
 
 
 @subscribe("sensing.alert.raised", name="operations.incident_from_sensor_alert")

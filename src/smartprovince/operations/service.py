@@ -437,3 +437,40 @@ def clear_link(
             at=at,
         )
     return inc
+
+
+def reopen_link(session: Session, *, actor: Actor, data: IncidentInput, note: str = "") -> Incident:
+    """Bản ghi liên kết mở lại — the source says a record that was over is open again (a citizen reopened
+    a report that was not really fixed).
+
+    The record's link becomes active again and a *resolved* incident is reopened (back to in progress,
+    ``operations.incident.reopened``). A *closed* incident stays closed (closing is final): the record
+    opens — or joins — a new incident and its link moves there. A record no incident knows opens one
+    (:func:`open_incident`). Calling it twice does nothing more.
+    """
+    if not data.links:
+        raise ValidationProblem("reopen_link needs the (kind, ref) of the record.")
+    kind, ref = data.links[0]
+    link = session.scalar(select(IncidentLink).where(IncidentLink.kind == kind, IncidentLink.ref == ref))
+    if link is None:
+        return open_incident(session, actor=actor, data=data)[0]
+    inc = session.get(Incident, link.incident_id)
+    assert inc is not None
+    if inc.status == "closed":
+        data.links = []
+        new, _ = open_incident(session, actor=actor, data=data)
+        link.incident_id, link.active = new.id, True
+        new.updated_at = clock.now()
+        _record(session, actor=actor, inc=new, verb="linked", kind="relinked",
+                note=note or "Bản ghi liên kết được mở lại", data={"kind": kind, "ref": ref, "from": inc.id})
+        return new
+    if link.active:
+        return inc
+    link.active = True
+    inc.updated_at = clock.now()
+    _record(session, actor=actor, inc=inc, verb="linked", kind="relinked",
+            note=note or "Bản ghi liên kết được mở lại", data={"kind": kind, "ref": ref})
+    if inc.status == "resolved":
+        _apply(session, actor=actor, inc=inc, verb="reopen", note=note or "Bản ghi liên kết được mở lại",
+               at=data.occurred_at)
+    return inc
