@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from sqlalchemy.orm import Session
 
 from smartprovince.core.deps import AppSettings, DbSession
-from smartprovince.core.errors import PayloadTooLarge, ValidationProblem
+from smartprovince.core.errors import NotFound, PayloadTooLarge, ValidationProblem
 from smartprovince.core.security import Actor, public, require
-from smartprovince.datahub import codelists, queries, service, store
+from smartprovince.datahub import codelists, queries, service, sources, store
 from smartprovince.datahub.schemas import (
     CodeListCreate,
     CodeListPublic,
@@ -22,8 +22,11 @@ from smartprovince.datahub.schemas import (
     DatasetPublic,
     DatasetUpdate,
     LoadPublic,
+    PullRunPublic,
     QualityPublic,
     RecordsOut,
+    SourceIn,
+    SourcePublic,
 )
 
 router = APIRouter(prefix="/datahub", tags=["datahub"])
@@ -89,14 +92,52 @@ def upload(
     name: str, session: DbSession, settings: AppSettings,
     file: UploadFile = File(..., description="CSV (UTF-8), XLSX (first sheet) or JSON (list of objects)"),
     skip_invalid: bool = Form(False, description="Store the valid rows even when some rows have errors"),
+    mode: Literal["replace", "append", "upsert"] = Form(
+        "replace", description="replace the dataset, append rows (a stored key is an error) or upsert by key"),
     actor: Actor = Depends(require("datahub.dataset.manage")),
 ) -> LoadPublic:
     data = file.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise PayloadTooLarge("A file may be at most 200 MB; use the command line for bigger files.")
     load = service.load_file(session, actor=actor, name=name, source=data, filename=file.filename or "",
-                             data_dir=settings.data_dir, skip_invalid=skip_invalid)
+                             data_dir=settings.data_dir, skip_invalid=skip_invalid, mode=mode)
     return LoadPublic.model_validate(load)
+
+
+@router.get("/datasets/{name}/source", response_model=SourcePublic, summary="The agency API the dataset is pulled from")
+def get_source(name: str, session: DbSession, actor: Actor = Depends(require("datahub.dataset.manage"))) -> Any:
+    view = queries.access_dataset(session, actor, name, manage=True)
+    src = sources.get_source(session, view.dataset.id)
+    if src is None:
+        raise NotFound("The dataset has no source.")
+    return src
+
+
+@router.put("/datasets/{name}/source", response_model=SourcePublic,
+            summary="Declare or change the dataset's agency API source and schedule")
+def put_source(name: str, body: SourceIn, session: DbSession,
+               actor: Actor = Depends(require("datahub.dataset.manage"))) -> Any:
+    return sources.set_source(session, actor=actor, name=name, **body.model_dump())
+
+
+@router.delete("/datasets/{name}/source", status_code=204, summary="Stop pulling the dataset")
+def delete_source(name: str, session: DbSession, actor: Actor = Depends(require("datahub.dataset.manage"))) -> Response:
+    sources.remove_source(session, actor=actor, name=name)
+    return Response(status_code=204)
+
+
+@router.post("/datasets/{name}/pulls", response_model=PullRunPublic, status_code=201,
+             summary="Pull the dataset from its source now; returns the run (see its load for the report)")
+def pull_now(name: str, request: Request, session: DbSession, settings: AppSettings,
+             actor: Actor = Depends(require("datahub.dataset.manage"))) -> Any:
+    return sources.pull(session, actor=actor, name=name, data_dir=settings.data_dir,
+                        config=request.app.state.datahub_config, trigger="manual")
+
+
+@router.get("/datasets/{name}/pulls", response_model=list[PullRunPublic], summary="The latest pulls, newest first")
+def list_pulls(name: str, session: DbSession, actor: Actor = Depends(require("datahub.dataset.manage"))) -> Any:
+    view = queries.access_dataset(session, actor, name, manage=True)
+    return sources.runs_of(session, view.dataset.id)
 
 
 @router.get("/datasets/{name}/loads/{load_id}", response_model=LoadPublic, summary="One load's validation report")

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy import select
-from starlette.background import BackgroundTask
 
 from smartprovince import identity
 from smartprovince.core.deps import AppSettings, DbSession
@@ -119,9 +118,10 @@ def download(name: str, fmt: Literal["csv", "json", "parquet"], session: DbSessi
     if fmt == "parquet":
         return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=filename)
     columns = ["_id"] + [f.name for f in view.public_fields]
-    tmp = store.export(path, fmt, columns)
-    return FileResponse(tmp, media_type=MEDIA_TYPES[fmt] + ("; charset=utf-8" if fmt == "csv" else ""),
-                        filename=filename, background=BackgroundTask(Path(tmp).unlink, missing_ok=True))
+    # A sync generator: Starlette iterates it in a worker thread, piece by piece (bounded memory).
+    return StreamingResponse(store.export_stream(path, fmt, columns),
+                             media_type=MEDIA_TYPES[fmt] + ("; charset=utf-8" if fmt == "csv" else ""),
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 # ----------------------------------------------------------------------------------------- console

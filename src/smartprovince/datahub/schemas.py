@@ -124,6 +124,7 @@ class LoadPublic(BaseModel):
     filename: str
     file_format: str
     status: Literal["loaded", "partial", "rejected"]
+    mode: Literal["replace", "append", "upsert"] = "replace"
     total_rows: int
     valid_rows: int
     error_count: int
@@ -190,3 +191,54 @@ class CodeListVersionCreate(BaseModel):
     effective_from: date
     items: list[CodeListItem] = Field(min_length=1, max_length=50000)
     note: str = Field("", max_length=500)
+
+
+class SourceIn(BaseModel):
+    """Nguồn dữ liệu — the agency API a dataset is pulled from, and when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=8, max_length=1000, description="http(s) URL answering JSON or CSV")
+    format: Literal["json", "csv"] = "json"
+    auth_header: str = Field("", max_length=100, description="Header that carries the secret, e.g. Authorization")
+    auth_secret: str = Field("", max_length=100, description="Name of the secret setting whose value is sent")
+    every_minutes: int | None = Field(None, ge=1, le=525600, description="Pull every N minutes …")
+    cron: str = Field("", max_length=100, description="… or on this cron expression (Vietnam time)")
+    mode: Literal["replace", "append", "upsert"] = "replace"
+    enabled: bool = True
+
+
+class SourcePublic(BaseModel):
+    """A dataset's source as officers see it (the secret's name, never its value)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    url: str
+    format: str
+    auth_header: str
+    auth_secret: str
+    every_minutes: int | None
+    cron: str
+    mode: str
+    enabled: bool
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+
+
+class PullRunPublic(BaseModel):
+    """Lần kéo dữ liệu — one pull: status, counts, error."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    trigger: str
+    status: Literal["loaded", "partial", "rejected", "failed"]
+    started_at: datetime
+    finished_at: datetime | None
+    http_status: int | None
+    bytes_read: int
+    total_rows: int
+    valid_rows: int
+    error_count: int
+    error: str
+    load_id: str | None

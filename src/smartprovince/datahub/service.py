@@ -3,8 +3,8 @@
 Every function takes the caller's session and a keyword-only ``actor``, checks the actor, changes
 rows, writes an audit entry and publishes its event in the same transaction.
 
-Loads replace the dataset's records as a whole (the file is the dataset's current state, as sector
-agencies deliver it). A file with errors is rejected and nothing changes, unless the officer asks to
+A load replaces the dataset's records as a whole (the file is the dataset's current state, as sector
+agencies deliver it), appends rows, or upserts them by key. A file with errors is rejected and nothing changes, unless the officer asks to
 skip invalid rows (``skip_invalid``); the row-by-row report is kept either way.
 """
 
@@ -137,16 +137,27 @@ def update_dataset(session: Session, *, actor: Actor, name: str, **values: Any) 
     return ds
 
 
-def load_file(session: Session, *, actor: Actor, name: str, source: bytes | Path, filename: str, data_dir: Path,
-              skip_invalid: bool = False) -> Load:
-    """Nạp dữ liệu — check an uploaded file row by row and, if it passes, replace the dataset's records.
+LOAD_MODES = ("replace", "append", "upsert")
 
-    Returns the :class:`Load` with its report (also when the file is rejected). ``data_dir`` is where
+
+def load_file(session: Session, *, actor: Actor, name: str, source: bytes | Path, filename: str, data_dir: Path,
+              skip_invalid: bool = False, mode: str = "replace") -> Load:
+    """Nạp dữ liệu — check an uploaded file row by row and, if it passes, store it.
+
+    ``mode``: ``replace`` — the file is the whole dataset; ``append`` — add the rows (a key that is
+    already stored is a ``duplicate_key`` error); ``upsert`` — a row whose key is stored replaces
+    that record (keeping its ``_id``), other rows are added (needs a key). Returns the :class:`Load`
+    with its report (also when the file is rejected; then nothing changed). ``data_dir`` is where
     the Parquet snapshots live (``Settings.data_dir``).
     """
+    if mode not in LOAD_MODES:
+        raise ValidationProblem(f"Load mode must be one of {', '.join(LOAD_MODES)}.", field="mode")
     view = access_dataset(session, actor, name, manage=True)
     ds = view.dataset
     fields = view.fields
+    if mode == "upsert" and not ds.key:
+        raise ValidationProblem("An upsert needs a dataset with a key.", field="mode")
+    previous = snapshot_file(view, data_dir, public=False) if mode != "replace" else None
     with ingest.open_upload(source) as stream:
         head = stream.read(8)
         stream.seek(0)
@@ -169,6 +180,13 @@ def load_file(session: Session, *, actor: Actor, name: str, source: bytes | Path
                     report.add(row_no, ",".join(ds.key), "duplicate_key", "the key repeats an earlier row",
                                key_text)
                 report.valid_rows -= len(prep.duplicate_rows)
+                repeated = {r for r, _ in prep.duplicate_rows}
+                stored = [(r, k) for r, k in (store.existing_keys(prep, fields, ds.key, previous)
+                                              if mode == "append" else []) if r not in repeated]
+                for row_no, key_text in stored:
+                    report.add(row_no, ",".join(ds.key), "duplicate_key", "the key is already in the dataset",
+                               key_text)
+                report.valid_rows -= len(stored)
                 if report.error_count == 0 and report.total_rows > 0:
                     status = "loaded"
                 elif skip_invalid and report.valid_rows > 0 and not any(
@@ -182,16 +200,20 @@ def load_file(session: Session, *, actor: Actor, name: str, source: bytes | Path
                 load = Load(dataset_id=ds.id, filename=filename[:300], file_format=fmt, status=status,
                             total_rows=report.total_rows, valid_rows=max(0, report.valid_rows),
                             error_count=report.error_count, errors=report.errors,
-                            created_by=actor.username or actor.kind)
+                            created_by=actor.username or actor.kind, mode=mode)
                 session.add(load)
                 session.flush()
                 if status != "rejected":
                     snapshot = ds.snapshot + 1
                     full = store.snapshot_path(data_dir, ds.id, snapshot, public=False)
                     public = store.snapshot_path(data_dir, ds.id, snapshot, public=True)
-                    ds.row_count = store.write_snapshot(prep, fields, {r for r, _ in prep.duplicate_rows}, full,
-                                                        public)
-                    session.execute(delete(Record).where(Record.dataset_id == ds.id))
+                    excluded = {r for r, _ in prep.duplicate_rows} | {r for r, _ in stored}
+                    ds.row_count = store.write_snapshot(prep, fields, excluded, full, public, mode=mode, key=ds.key,
+                                                        previous=previous)
+                    if previous is None:
+                        session.execute(delete(Record).where(Record.dataset_id == ds.id))
+                    else:
+                        _delete_records(session, ds.id, store.replaced_ids(prep))
                     _insert_records(session, ds.id, store.iter_final(prep, fields))
                     ds.snapshot = snapshot
                     ds.data_updated_at = now()
@@ -209,7 +231,7 @@ def load_file(session: Session, *, actor: Actor, name: str, source: bytes | Path
                                             "normalised_cells": report.normalised_cells})
     topic = "datahub.dataset.loaded" if status != "rejected" else "datahub.load.rejected"
     audit.record(session, actor=actor, action=topic, object_type="dataset", object_id=ds.id,
-                 data={"load_id": load.id, "status": status, "rows": report.total_rows,
+                 data={"load_id": load.id, "status": status, "mode": mode, "rows": report.total_rows,
                        "valid": load.valid_rows, "errors": report.error_count}, org_path=view.org.path)
     bus.publish(session, topic, {"dataset_id": ds.id, "name": ds.name, "load_id": load.id, "status": status,
                                  "row_count": ds.row_count}, key=ds.id)
@@ -225,6 +247,13 @@ def _insert_records(session: Session, dataset_id: str, batches: Iterator[list[di
         for row in batch:
             row["dataset_id"] = dataset_id
         session.execute(stmt, batch)
+
+
+def _delete_records(session: Session, dataset_id: str, row_nos: list[int]) -> None:
+    """Remove the records an upsert replaces (in batches; they are written again from the new file)."""
+    for start in range(0, len(row_nos), 500):
+        chunk = row_nos[start:start + 500]
+        session.execute(delete(Record).where(Record.dataset_id == dataset_id, Record.row_no.in_(chunk)))
 
 
 def _store_scores(session: Session, ds: Dataset, scores: quality.Scores, details: dict[str, Any]) -> QualityScore:

@@ -83,7 +83,7 @@ def prepare(ndjson: Path, fields: list[FieldDef], key: list[str]) -> Prepared:
                 f"format='newline_delimited', columns={_columns_spec(fields)})")
     duplicates: list[tuple[int, str]] = []
     if key:
-        key_expr = " || '|' || ".join(f"coalesce(CAST({_q(k)} AS VARCHAR), '')" for k in key)
+        key_expr = _key_expr(key)
         con.execute(f"ALTER TABLE staged ADD COLUMN _key VARCHAR; UPDATE staged SET _key = {key_expr}")  # noqa: S608
         duplicates = [(int(r), str(k)) for r, k in con.execute(
             "SELECT _row, _key FROM (SELECT _row, _key, row_number() OVER (PARTITION BY _key ORDER BY _row) AS n "
@@ -93,15 +93,70 @@ def prepare(ndjson: Path, fields: list[FieldDef], key: list[str]) -> Prepared:
     return Prepared(con=con, duplicate_rows=duplicates)
 
 
+def _previous_select(previous: Path, fields: list[FieldDef], key: list[str]) -> str:
+    """SELECT of the stored rows of the previous full snapshot, in the current definition's columns.
+
+    A field added to the definition after that snapshot was written reads as NULL.
+    """
+    con = connect()
+    try:
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(previous)})").fetchall()}  # noqa: S608
+    finally:
+        con.close()
+    cols = [_q(f.name) if f.name in present else f"CAST(NULL AS {DUCKDB_TYPES[f.type]}) AS {_q(f.name)}"
+            for f in fields]
+    key_expr = _key_expr(key) if key else "''"
+    return (f"SELECT _id, {', '.join(cols)}, {key_expr} AS _key "  # noqa: S608 - names checked
+            f"FROM read_parquet({_lit(previous)})")
+
+
+def _key_expr(key: list[str]) -> str:
+    return " || '|' || ".join(f"coalesce(CAST({_q(k)} AS VARCHAR), '')" for k in key)
+
+
+def existing_keys(prep: Prepared, fields: list[FieldDef], key: list[str], previous: Path | None) -> list[tuple[int, str]]:
+    """Rows of the new file whose key is already stored (an error for an append-only load)."""
+    if not key or previous is None:
+        return []
+    prep.con.execute(f"CREATE OR REPLACE VIEW previous AS {_previous_select(previous, fields, key)}")
+    return [(int(r), str(k)) for r, k in prep.con.execute(
+        "SELECT s._row, s._key FROM staged s WHERE s._key IN (SELECT _key FROM previous) ORDER BY s._row").fetchall()]
+
+
 def write_snapshot(prep: Prepared, fields: list[FieldDef], exclude_rows: set[int], target_full: Path,
-                   target_public: Path) -> int:
-    """Write the two Parquet files from the staged rows (minus ``exclude_rows``); return the row count."""
+                   target_public: Path, *, mode: str = "replace", key: list[str] | None = None,
+                   previous: Path | None = None) -> int:
+    """Write the two Parquet files from the staged rows (minus ``exclude_rows``); return the row count.
+
+    ``mode`` ``replace``: the staged rows are the whole dataset, numbered 1, 2, …
+    ``append`` / ``upsert``: the rows of the ``previous`` full snapshot stay with their ``_id``; a
+    staged row whose key is stored replaces that row and keeps its ``_id`` (upsert), other staged
+    rows get the next numbers. ``final._changed`` marks the rows the records table must (re)write.
+    """
     con = prep.con
     if exclude_rows:
         con.execute("CREATE TEMP TABLE excluded(_row BIGINT)")
         con.executemany("INSERT INTO excluded VALUES (?)", [(r,) for r in sorted(exclude_rows)])
         con.execute("DELETE FROM staged WHERE _row IN (SELECT _row FROM excluded)")
-    con.execute("CREATE TABLE final AS SELECT row_number() OVER (ORDER BY _row) AS _id, * FROM staged ORDER BY _row")
+    names = ", ".join(_q(f.name) for f in fields)
+    if mode == "replace" or previous is None:
+        con.execute("CREATE TABLE final AS SELECT row_number() OVER (ORDER BY _row) AS _id, *, true AS _changed "
+                    "FROM staged ORDER BY _row")
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW previous AS {_previous_select(previous, fields, key or [])}")
+        top = int(con.execute("SELECT coalesce(max(_id), 0) FROM previous").fetchone()[0])  # type: ignore[index]
+        if mode == "upsert" and key:
+            con.execute("CREATE TABLE matched AS SELECT s._row, p._id FROM staged s JOIN previous p ON s._key = p._key")
+        else:
+            con.execute("CREATE TABLE matched (_row BIGINT, _id BIGINT)")
+        con.execute(
+            f"CREATE TABLE final AS "  # noqa: S608 - names checked
+            f"SELECT _id, {names}, _key, false AS _changed FROM previous "
+            f"WHERE _id NOT IN (SELECT _id FROM matched) "
+            f"UNION ALL SELECT m._id, {', '.join('s.' + _q(f.name) for f in fields)}, s._key, true "
+            f"FROM staged s JOIN matched m USING (_row) "
+            f"UNION ALL SELECT {top} + row_number() OVER (ORDER BY _row), {names}, _key, true "
+            f"FROM staged WHERE _row NOT IN (SELECT _row FROM matched)")
     target_full.parent.mkdir(parents=True, exist_ok=True)
     all_cols = ", ".join(["_id"] + [_q(f.name) for f in fields])
     public_cols = ", ".join(["_id"] + [_q(f.name) for f in fields if not f.personal])
@@ -112,14 +167,23 @@ def write_snapshot(prep: Prepared, fields: list[FieldDef], exclude_rows: set[int
     return int(con.execute("SELECT count(*) FROM final").fetchone()[0])  # type: ignore[index]
 
 
+def replaced_ids(prep: Prepared) -> list[int]:
+    """``_id`` of stored rows an upsert replaced (their records are rewritten)."""
+    try:
+        return [int(r[0]) for r in prep.con.execute("SELECT _id FROM matched ORDER BY _id").fetchall()]
+    except duckdb.CatalogException:
+        return []
+
+
 def iter_final(prep: Prepared, fields: list[FieldDef], batch: int = 10_000) -> Iterator[list[dict[str, Any]]]:
-    """The stored rows in batches: ``{"row_no", "key_text", "data"}`` with ``data`` already JSON text.
+    """The rows to write to the records table, in batches: ``{"row_no", "key_text", "data"}`` with ``data``
+    already JSON text. A replace writes every row; an append or upsert only the new and replaced rows.
 
     DuckDB writes the JSON (dates as ISO text), which is much faster than building it in Python.
     """
     struct = ", ".join(f"{_q(f.name)} := {_q(f.name)}" for f in fields)
     cur = prep.con.execute(f"SELECT _id, coalesce(_key, ''), CAST(to_json(struct_pack({struct})) AS VARCHAR) "  # noqa: S608
-                           "FROM final ORDER BY _id")
+                           "FROM final WHERE _changed ORDER BY _id")
     while True:
         rows = cur.fetchmany(batch)
         if not rows:
@@ -198,24 +262,34 @@ def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any
             order = ", ".join(parts + ["_id"])
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     source = f"read_parquet({_lit(path)})"
+    select = ", ".join(_q(n) for n in wanted)
     con = connect()
     try:
-        select = ", ".join(_q(n) for n in wanted)
-        # One pass: the page and the number of matches (a window count) together.
-        rows = con.execute(f"SELECT {select}, count(*) OVER () FROM {source}{clause} ORDER BY {order} "  # noqa: S608
-                           "LIMIT ? OFFSET ?", [*params, int(limit), int(offset)]).fetchall()
-        if rows:
-            total = int(rows[0][-1])
+        # The count and the page are two queries: a window count over the matches would make DuckDB
+        # keep every matching row (all columns) in memory before it can cut the page.
+        total = int(con.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0])  # type: ignore[index]  # noqa: S608
+        if order == "_id" or total == 0 or offset >= total:
+            rows = con.execute(f"SELECT {select} FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
+                               [*params, int(limit), int(offset)]).fetchall() if total and offset < total else []
         else:
-            total = int(con.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0])  # type: ignore[index]  # noqa: S608
+            # Late materialisation: sort only the sort columns and _id, then read the page's rows.
+            ids = [int(r[0]) for r in con.execute(
+                f"SELECT _id FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
+                [*params, int(limit), int(offset)]).fetchall()]
+            rows = []
+            if ids:
+                marks = ", ".join("?" for _ in ids)
+                got = con.execute(f"SELECT _id AS __id, {select} FROM {source} "  # noqa: S608
+                                  f"WHERE _id BETWEEN ? AND ? AND _id IN ({marks})",
+                                  [min(ids), max(ids), *ids]).fetchall()
+                by_id = {int(r[0]): r[1:] for r in got}
+                rows = [by_id[i] for i in ids if i in by_id]
     except (duckdb.ConversionException, duckdb.InvalidInputException):
         raise ValidationProblem("A filter value does not fit its field's type.") from None
     finally:
         con.close()
-    records = []
-    for row in rows:
-        row = row[:-1]
-        records.append({n: (v.isoformat() if hasattr(v, "isoformat") else v) for n, v in zip(wanted, row, strict=True)})
+    records = [{n: (v.isoformat() if hasattr(v, "isoformat") else v) for n, v in zip(wanted, row, strict=True)}
+               for row in rows]
     return QueryResult(records=records, total=total, fields=wanted)
 
 
@@ -240,25 +314,68 @@ def _typed_value(ftype: str, value: Any) -> Any:
     return str(value)
 
 
-def export(path: Path, fmt: str, columns: list[str]) -> Path:
-    """Write the snapshot as CSV or JSON (or a Parquet copy) to a temporary file and return its path.
+EXPORT_BATCH_ROWS = 500_000
+"""Rows per piece of a streamed CSV / JSON download (a few row groups: memory stays small)."""
 
-    DuckDB streams the rows from Parquet to the file, so memory stays bounded; the caller streams
-    the file to the client and deletes it afterwards.
+
+def export_stream(path: Path, fmt: str, columns: list[str], *, batch_rows: int = EXPORT_BATCH_ROWS,
+                  chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+    """The snapshot as CSV or a JSON array, in pieces, for a streamed HTTP response.
+
+    The snapshot is in ``_id`` order in row groups, so each piece is one DuckDB ``COPY`` of an ``_id``
+    range (row-group pruning reads only those rows) to a small temporary file, read back in 1 MB
+    chunks and deleted. Memory is bounded by one piece, whatever the size of the dataset, and the
+    first bytes leave before the whole file is written.
     """
-    suffix = {"csv": ".csv", "json": ".json", "parquet": ".parquet"}[fmt]
-    handle = tempfile.NamedTemporaryFile(prefix="datahub-", suffix=suffix, delete=False)  # noqa: SIM115
-    handle.close()
-    target = Path(handle.name)
-    options = {"csv": "(FORMAT csv, HEADER true)", "json": "(FORMAT json, ARRAY true)",
-               "parquet": "(FORMAT parquet, COMPRESSION zstd)"}[fmt]
+    if fmt not in ("csv", "json"):
+        raise ValidationProblem("Streamed downloads are CSV or JSON.")
     select = ", ".join(_q(c) for c in columns)
     con = connect()
+    con.execute("SET threads TO 1")
+    con.execute("SET memory_limit = '96MB'")
+    con.execute("SET preserve_insertion_order = true")
+    tmpdir = tempfile.TemporaryDirectory(prefix="datahub-export-")
+    piece = Path(tmpdir.name) / f"piece.{fmt}"
     try:
-        # No ORDER BY: the snapshot is already in _id order and DuckDB keeps insertion order, so the
-        # copy streams row group by row group instead of sorting everything in memory.
-        con.execute("SET memory_limit = '128MB'")
-        con.execute(f"COPY (SELECT {select} FROM read_parquet({_lit(path)})) TO {_lit(target)} {options}")  # noqa: S608
+        top = int(con.execute(f"SELECT coalesce(max(_id), 0) FROM read_parquet({_lit(path)})").fetchone()[0])  # type: ignore[index]  # noqa: S608
+        if fmt == "json":
+            yield b"["
+        first = True
+        start = 1
+        while start <= top or (first and fmt == "csv"):
+            end = start + batch_rows - 1
+            header = "true" if first else "false"
+            options = f"(FORMAT csv, HEADER {header})" if fmt == "csv" else "(FORMAT json)"
+            con.execute(f"COPY (SELECT {select} FROM read_parquet({_lit(path)}) WHERE _id BETWEEN {start} AND {end} "  # noqa: S608
+                        f"ORDER BY _id) TO {_lit(piece)} {options}")
+            with piece.open("rb") as fh:
+                if fmt == "csv":
+                    while chunk := fh.read(chunk_bytes):
+                        yield chunk
+                else:
+                    # newline-delimited objects → elements of one array (DuckDB escapes newlines in values)
+                    pending = b""
+                    while chunk := fh.read(chunk_bytes):
+                        data = pending + chunk
+                        cut = data.rfind(b"\n")
+                        if cut < 0:
+                            pending = data
+                            continue
+                        pending = data[cut + 1:]
+                        body = data[:cut].replace(b"\n", b",\n")
+                        if body:
+                            yield (b"\n" if first else b",\n") + body
+                            first = False
+                    if pending.strip():
+                        yield (b"\n" if first else b",\n") + pending
+                        first = False
+            if fmt == "csv":
+                first = False
+            start = end + 1
+            if top == 0:
+                break
+        if fmt == "json":
+            yield b"\n]\n"
     finally:
         con.close()
-    return target
+        tmpdir.cleanup()
