@@ -193,7 +193,7 @@ def test_shipped_centres_match_the_shipped_tree() -> None:
     assert set(centres) == admin
     for code, row in centres.items():
         assert row.name == tree[code]["name"], code
-        assert row.quality in ("seat", "approximate", "placeholder")
+        assert row.quality in ("surveyed", "geocoded", "approximate", "placeholder")
         assert (row.lon is None) == (row.lat is None) == (row.quality == "placeholder"), code
 
 

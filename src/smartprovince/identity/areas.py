@@ -18,8 +18,8 @@ Where the geometry comes from (``source``):
 
 Commune centres come from ``identity/data/areas/*.csv`` (see ``identity/data/README.md`` for the
 source and how good each position is: column ``quality``). A commune with no known position gets a
-placeholder near its district's centre (``centre_quality = "placeholder"``), so that every commune
-still has a cell; the README says which ones.
+placeholder in the emptiest part of its district (``centre_quality = "placeholder"``), so that every
+commune still has a cell; the README says which ones.
 
 The shapes are cached in memory per database and rebuilt when the area table changes (any process:
 the cache compares the row count and the latest ``updated_at``).
@@ -38,12 +38,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from sqlalchemy import JSON as SAJSON
 from sqlalchemy import Float, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from smartprovince.core.bus import subscribe
 from smartprovince.core.clock import now
 from smartprovince.core.db import Base, UTCDateTime
 from smartprovince.core.errors import ValidationProblem
@@ -58,10 +60,11 @@ AREA_SOURCES = ("official", "voronoi-from-centres")
 SOURCE_OFFICIAL = "official"
 SOURCE_VORONOI = "voronoi-from-centres"
 
-CENTRE_QUALITIES = ("seat", "approximate", "placeholder", "polygon")
-"""How good a centre is: ``seat`` (the unit's seat from a cited source), ``approximate`` (known to
-about 0.01°, ~1 km), ``placeholder`` (no source: placed near the district centre), ``polygon`` (a
-point inside an official polygon)."""
+CENTRE_QUALITIES = ("surveyed", "geocoded", "approximate", "placeholder", "polygon")
+"""How good a centre is: ``surveyed`` (the unit's seat, measured or from an official list),
+``geocoded`` (a geocoder's position for the unit's name: usually inside the unit, sometimes wrong),
+``approximate`` (known to about 0.01°, ~1 km), ``placeholder`` (no position known: put in the
+emptiest part of its district), ``polygon`` (a point inside the unit's polygon)."""
 
 OUTLINE_MARGIN_DEG = 0.03
 """How far (degrees, ~3 km) the province outline reaches beyond the outermost commune centres."""
@@ -178,12 +181,49 @@ def _as_polygonal(geom: Any) -> Polygon | MultiPolygon | None:
 
 
 def _placeholder_positions(centre: tuple[float, float], count: int) -> list[tuple[float, float]]:
-    """``count`` points on a sunflower spiral around ``centre`` (~1.2 km apart): no data, only spread."""
+    """``count`` points on a small sunflower spiral around ``centre`` (~0.8 km apart): no data, only spread."""
     golden = math.pi * (3 - math.sqrt(5))
     out = []
     for i in range(count):
-        r = 0.012 * math.sqrt(i + 0.5)
+        r = 0.008 * math.sqrt(i + 0.5)
         out.append((centre[0] + r * math.cos(i * golden), centre[1] + r * math.sin(i * golden)))
+    return out
+
+
+def _gap_positions(
+    district_known: list[tuple[float, float]], all_known: list[tuple[float, float]], count: int
+) -> list[tuple[float, float]] | None:
+    """``count`` points in the emptiest places of a district (farthest from every known centre).
+
+    The region is the convex hull of the district's known commune centres; points are picked one by
+    one on a ~300 m grid, each as far as possible from every centre known so far (also the ones just
+    picked). A commune without a position is most likely where its district has a gap. None when the
+    district has fewer than three known centres (no region).
+    """
+    if len(district_known) < 3:
+        return None
+    hull = shapely.MultiPoint(district_known).convex_hull
+    if not isinstance(hull, Polygon) or hull.area <= 0:
+        return None
+    min_lon, min_lat, max_lon, max_lat = hull.bounds
+    step = 0.003
+    lons = np.arange(min_lon, max_lon + step, step)
+    lats = np.arange(min_lat, max_lat + step, step)
+    grid = np.array([(x, y) for x in lons for y in lats])
+    inside = shapely.contains_xy(hull, grid[:, 0], grid[:, 1])
+    candidates = grid[inside]
+    if len(candidates) < count:
+        return None
+    known = np.array(all_known)
+    # Distances in kilometres-ish: a degree of longitude is ~0.93 of a degree of latitude here.
+    scale = np.array([math.cos(math.radians(float(np.mean(known[:, 1])))), 1.0])
+    nearest = np.min(np.linalg.norm((candidates[:, None, :] - known[None, :, :]) * scale, axis=2), axis=1)
+    out: list[tuple[float, float]] = []
+    for _ in range(count):
+        i = int(np.argmax(nearest))
+        pick = candidates[i]
+        out.append((float(pick[0]), float(pick[1])))
+        nearest = np.minimum(nearest, np.linalg.norm((candidates - pick) * scale, axis=1))
     return out
 
 
@@ -195,8 +235,8 @@ def rebuild_areas(session: Session, *, centres: dict[str, CentreRow] | None = No
     """Derive the areas of every active province, district and commune from the commune centres.
 
     Communes whose name and code match a line of the centres data (``identity/data/areas``) get that
-    centre; the others get a placeholder near their district's centre (or none when the district has
-    no centre either). Areas loaded as ``official`` are kept as they are. Idempotent; call it after
+    centre; the others get a placeholder in the emptiest part of their district (or near the district's
+    centre when it has fewer than three known communes; none when there is no centre at all). Areas loaded as ``official`` are kept as they are. Idempotent; call it after
     the organisation tree changed (``load_organisations`` does).
     """
     centres = shipped_centres() if centres is None else centres
@@ -249,8 +289,18 @@ def _build_one_tree(
             quality[c.id] = row.quality
         else:
             missing_by_parent.setdefault(c.parent_id, []).append(c)
-    for parent_id, missing in missing_by_parent.items():
+    all_known = list(points.values())
+    for parent_id, missing in sorted(missing_by_parent.items(), key=lambda kv: kv[0] or ""):
         parent = districts.get(parent_id or "")
+        district_known = [points[c.id] for c in communes if c.parent_id == parent_id and c.id in points]
+        gaps = _gap_positions(district_known, all_known, len(missing)) if all_known else None
+        if gaps is not None:
+            for c, pos in zip(missing, gaps, strict=True):
+                points[c.id] = pos
+                quality[c.id] = "placeholder"
+                result.placeholders.append(c.code)
+            all_known.extend(gaps)
+            continue
         row = _centre_for(parent, centres) if parent is not None else None
         if row is None and parent is not None:
             known = [points[c.id] for c in communes if c.parent_id == parent.id and c.id in points]
@@ -377,6 +427,18 @@ def _store(
 def _geojson(geom: Polygon | MultiPolygon) -> dict[str, Any]:
     """GeoJSON of ``geom`` with plain lists (JSON columns store lists, not tuples)."""
     return json.loads(json.dumps(mapping(geom)))
+
+
+@subscribe("identity.organisation.deactivated", name="identity.areas_on_deactivated")
+def _rebuild_on_deactivated(session: Session, event: Any) -> None:
+    """A commune or district was deactivated: its neighbours' cells take its place."""
+    rebuild_areas(session)
+
+
+@subscribe("identity.organisation.moved", name="identity.areas_on_moved")
+def _rebuild_on_moved(session: Session, event: Any) -> None:
+    """A commune moved to another district: the districts' unions change."""
+    rebuild_areas(session)
 
 
 # ---------------------------------------------------------------------------- official polygons
@@ -551,7 +613,7 @@ class _LevelIndex:
 
 @dataclass
 class _Snapshot:
-    stamp: tuple[int, Any]
+    stamp: tuple[int, Any, Any]
     levels: dict[str, _LevelIndex]
 
 
@@ -570,11 +632,14 @@ def _cache_key(session: Session) -> str:
     return f"{id(bind)}:{bind.url}"
 
 
-def _stamp(session: Session) -> tuple[int, Any]:
+def _stamp(session: Session) -> tuple[int, Any, Any]:
+    """What the cache is valid for: the area table's size and last change, and the last change of an
+    administrative organisation (a deactivated commune must stop being found at once)."""
     count, latest = session.execute(
         select(func.count(OrganisationArea.org_id), func.max(OrganisationArea.updated_at))
     ).one()
-    return int(count or 0), latest
+    orgs_latest = session.scalar(select(func.max(Organisation.updated_at)).where(Organisation.level.in_(AREA_LEVELS)))
+    return int(count or 0), latest, orgs_latest
 
 
 def _snapshot(session: Session) -> _Snapshot:

@@ -43,7 +43,7 @@
   if (!document.getElementById("sp-maps-style")) {
     var style = document.createElement("style");
     style.id = "sp-maps-style";
-    style.textContent = ".sp-map-no-tiles{background:#f4f7f9}" +
+    style.textContent = ".leaflet-container.sp-map-no-tiles{background:#f4f7f9}" +
       ".leaflet-tooltip.sp-area-label{background:transparent;border:0;box-shadow:none;color:#34495e;" +
       "font-size:11px;font-weight:600;text-shadow:0 0 3px #fff,0 0 3px #fff}" +
       ".leaflet-tooltip.sp-area-label:before{display:none}";
@@ -57,7 +57,10 @@
     if (typeof el === "string") { el = document.getElementById(el); }
     var L = window.L;
     if (!L) { throw new Error("SP.map needs Leaflet: load vendor/leaflet/leaflet.js first"); }
-    var map = L.map(el, opts.leaflet || {});
+    var options = {zoomSnap: 0.25};  // fit the province closely; pages may override
+    var extra = opts.leaflet || {};
+    Object.keys(extra).forEach(function (k) { options[k] = extra[k]; });
+    var map = L.map(el, options);
     var tileUrl = opts.tileUrl !== undefined ? opts.tileUrl : SP.mapTileUrl;
     var hasView = false;
     if (opts.center) { map.setView(opts.center, opts.zoom || 11); hasView = true; }
