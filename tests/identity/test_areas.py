@@ -110,8 +110,11 @@ def test_all_centres_locate_to_their_commune(hai_duong: Database) -> None:
     """The exhaustive form of the property above (207 lookups)."""
     communes = _communes(hai_duong)
     with hai_duong.session() as s:
-        wrong = [code for code, (cid, _n, _p, (lon, lat)) in communes.items()
-                 if (o := identity.locate(s, lon, lat)) is None or o.id != cid]
+        wrong = [
+            code
+            for code, (cid, _n, _p, (lon, lat)) in communes.items()
+            if (o := identity.locate(s, lon, lat)) is None or o.id != cid
+        ]
     assert not wrong
 
 

@@ -25,7 +25,7 @@ async () => {
   const css = document.createElement("link");
   css.rel = "stylesheet"; css.href = "/static/vendor/leaflet/leaflet.css";
   document.head.appendChild(css);
-  document.querySelector("main").innerHTML = '<div id="m" style="height:560px"></div><div id="c" style="height:300px"></div>';
+  document.querySelector("main").innerHTML = '<div id="m" style="height:560px"></div>';
   const map = SP.map("m");
   const layer = await map.spOutlines;
   const communes = await SP.areas("level=commune");
@@ -65,8 +65,7 @@ def test_map_with_a_tile_server_adds_tiles_and_no_outline(
 ) -> None:
     tiles: list[str] = []
     # No network in tests: answer every tile request locally and count them.
-    page.route("http://tiles.invalid/**", lambda route: (tiles.append(route.request.url),
-                                                          route.fulfill(status=204)))
+    page.route("http://tiles.invalid/**", lambda route: (tiles.append(route.request.url), route.fulfill(status=204)))
     base = serve(_app(settings, hai_duong, "http://tiles.invalid/{z}/{x}/{y}.png"))
     page.goto(base + "/")
     result = page.evaluate(MAP_PAGE_SCRIPT)

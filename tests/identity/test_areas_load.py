@@ -17,13 +17,17 @@ from smartprovince.core.audit import verify
 from smartprovince.core.db import Database
 from smartprovince.core.security import SYSTEM
 from smartprovince.identity.areas import SOURCE_OFFICIAL, SOURCE_VORONOI, OrganisationArea
-from smartprovince.identity.models import Organisation
 from smartprovince.settings import get_settings
 
 
 def _square(lon: float, lat: float, half: float) -> dict[str, Any]:
-    ring = [[lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half], [lon - half, lat + half],
-            [lon - half, lat - half]]
+    ring = [
+        [lon - half, lat - half],
+        [lon + half, lat - half],
+        [lon + half, lat + half],
+        [lon - half, lat + half],
+        [lon - half, lat - half],
+    ]
     return {"type": "Polygon", "coordinates": [ring]}
 
 
@@ -59,8 +63,9 @@ def _area(db: Database, code: str) -> OrganisationArea | None:
 CAM_THUONG = (106.317899, 20.951091)
 
 
-def test_load_areas_official_polygon_wins_and_survives_a_reload(cli: CliRunner, database: Database,
-                                                                 tmp_path: Path) -> None:
+def test_load_areas_official_polygon_wins_and_survives_a_reload(
+    cli: CliRunner, database: Database, tmp_path: Path
+) -> None:
     assert cli.invoke(app, ["orgs", "load", "hai-duong"]).exit_code == 0
     east = (CAM_THUONG[0] + 0.015, CAM_THUONG[1])
     with database.session() as s:
@@ -108,8 +113,7 @@ def test_a_complete_official_tree_makes_official_districts(database: Database, t
     with database.session() as s:
         identity.load_organisations(s, tree, actor=SYSTEM)
         assert identity.locate(s, 100.0, 10.0) is None  # no centres for this test tree
-        result = identity.load_areas(s, _write(tmp_path / "a.geojson", features), actor=SYSTEM,
-                                     code_property="ma_xa")
+        result = identity.load_areas(s, _write(tmp_path / "a.geojson", features), actor=SYSTEM, code_property="ma_xa")
         assert (result.loaded, result.derived) == (2, 2)
     with database.session() as s:
         one = identity.locate(s, 100.01, 10.01)
@@ -127,8 +131,10 @@ def test_a_complete_official_tree_makes_official_districts(database: Database, t
         assert identity.locate(s, 100.3, 10.0) is None
 
 
-BOWTIE = {"type": "Polygon", "coordinates": [[[106.3, 20.9], [106.4, 21.0], [106.4, 20.9], [106.3, 21.0],
-                                              [106.3, 20.9]]]}
+BOWTIE = {
+    "type": "Polygon",
+    "coordinates": [[[106.3, 20.9], [106.4, 21.0], [106.4, 20.9], [106.3, 21.0], [106.3, 20.9]]],
+}
 
 
 @pytest.mark.parametrize(
@@ -140,13 +146,16 @@ BOWTIE = {"type": "Polygon", "coordinates": [[[106.3, 20.9], [106.4, 21.0], [106
         ([_feature("10507", {"type": "Point", "coordinates": [106.3, 20.9]})], "must be a Polygon or MultiPolygon"),
         ([{"type": "Feature", "properties": {}, "geometry": _square(106.3, 20.9, 0.01)}], "property 'code'"),
         ([_feature("so-y-te", _square(106.3, 20.9, 0.01))], "not an administrative area"),
-        ([_feature("10507", _square(106.3, 20.9, 0.01)), _feature("10507", _square(106.3, 20.9, 0.01))],
-         "already used by feature 1"),
+        (
+            [_feature("10507", _square(106.3, 20.9, 0.01)), _feature("10507", _square(106.3, 20.9, 0.01))],
+            "already used by feature 1",
+        ),
         ([_feature("10507", _square(500.0, 20.9, 0.01))], "not lon/lat"),
     ],
 )
-def test_bad_files_are_refused_and_nothing_is_written(cli: CliRunner, database: Database, tmp_path: Path,
-                                                      content: Any, message: str) -> None:
+def test_bad_files_are_refused_and_nothing_is_written(
+    cli: CliRunner, database: Database, tmp_path: Path, content: Any, message: str
+) -> None:
     assert cli.invoke(app, ["orgs", "load", "hai-duong"]).exit_code == 0
     with database.session() as s:
         before = {a.org_id: a.geometry for a in s.scalars(select(OrganisationArea))}
@@ -171,9 +180,7 @@ def test_not_json_and_missing_file(cli: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "not a readable file" in result.output
 
 
-def test_a_deactivated_commune_is_not_located_and_its_neighbours_take_its_place(
-    database: Database, drain: Any
-) -> None:
+def test_a_deactivated_commune_is_not_located_and_its_neighbours_take_its_place(database: Database, drain: Any) -> None:
     with database.session() as s:
         identity.load_organisations(s, "hai-duong", actor=SYSTEM)
         org = identity.get_org_by_code(s, "10507")

@@ -74,8 +74,11 @@ def list_areas(
     session: DbSession,
     response: Response,
     level: Literal["province", "district", "commune"] = Query("district", description="Which level to draw."),
-    parent: str | None = Query(None, max_length=64, description="Only the areas directly below this organisation "
-                                                               "(id or code), e.g. a district's communes."),
+    parent: str | None = Query(
+        None,
+        max_length=64,
+        description="Only the areas directly below this organisation (id or code), e.g. a district's communes.",
+    ),
     _: Actor = Depends(public(AREAS_ARE_PUBLIC)),
 ) -> dict[str, Any]:
     """Địa giới hành chính — the outlines of the districts or communes as a GeoJSON FeatureCollection.

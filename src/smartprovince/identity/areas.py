@@ -87,9 +87,7 @@ class OrganisationArea(Base):
 
     __tablename__ = "identity_org_area"
 
-    org_id: Mapped[str] = mapped_column(
-        ForeignKey("identity_organisation.id", ondelete="CASCADE"), primary_key=True
-    )
+    org_id: Mapped[str] = mapped_column(ForeignKey("identity_organisation.id", ondelete="CASCADE"), primary_key=True)
     level: Mapped[str] = mapped_column(String(32), index=True)
     centre_lon: Mapped[float] = mapped_column(Float)
     centre_lat: Mapped[float] = mapped_column(Float)
@@ -236,14 +234,13 @@ def rebuild_areas(session: Session, *, centres: dict[str, CentreRow] | None = No
 
     Communes whose name and code match a line of the centres data (``identity/data/areas``) get that
     centre; the others get a placeholder in the emptiest part of their district (or near the district's
-    centre when it has fewer than three known communes; none when there is no centre at all). Areas loaded as ``official`` are kept as they are. Idempotent; call it after
-    the organisation tree changed (``load_organisations`` does).
+    centre when it has fewer than three known communes; none when there is no centre at all). Areas
+    loaded as ``official`` are kept as they are. Idempotent; call it after the organisation tree
+    changed (``load_organisations`` does; so do the deactivated / moved event handlers below).
     """
     centres = shipped_centres() if centres is None else centres
     orgs = list(
-        session.scalars(
-            select(Organisation).where(Organisation.level.in_(AREA_LEVELS), Organisation.active.is_(True))
-        )
+        session.scalars(select(Organisation).where(Organisation.level.in_(AREA_LEVELS), Organisation.active.is_(True)))
     )
     existing = {a.org_id: a for a in session.scalars(select(OrganisationArea))}
     result = BuildResult()
@@ -305,8 +302,13 @@ def _build_one_tree(
         if row is None and parent is not None:
             known = [points[c.id] for c in communes if c.parent_id == parent.id and c.id in points]
             if known:
-                row = CentreRow(parent.code, parent.name, sum(p[0] for p in known) / len(known),
-                                sum(p[1] for p in known) / len(known), "approximate")
+                row = CentreRow(
+                    parent.code,
+                    parent.name,
+                    sum(p[0] for p in known) / len(known),
+                    sum(p[1] for p in known) / len(known),
+                    "approximate",
+                )
         if row is None or row.lon is None or row.lat is None:
             continue
         for c, pos in zip(missing, _placeholder_positions((row.lon, row.lat), len(missing)), strict=True):
@@ -500,8 +502,12 @@ def load_areas(
             errors.append({"feature": i, "message": f"'{code}': unreadable geometry ({exc})"})
             continue
         if geom.is_empty or not geom.is_valid:
-            errors.append({"feature": i, "message": f"'{code}': the geometry is empty or not valid "
-                                                    f"({shapely.is_valid_reason(geom)})"})
+            errors.append(
+                {
+                    "feature": i,
+                    "message": f"'{code}': the geometry is empty or not valid ({shapely.is_valid_reason(geom)})",
+                }
+            )
             continue
         min_lon, min_lat, max_lon, max_lat = geom.bounds
         if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
@@ -519,8 +525,9 @@ def load_areas(
         errors.sort(key=lambda e: e["feature"])
         first = errors[0]
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise AreasFileError(f"Feature {first['feature']}: {first['message']}{more}. Nothing was written.",
-                             errors=errors[:50])
+        raise AreasFileError(
+            f"Feature {first['feature']}: {first['message']}{more}. Nothing was written.", errors=errors[:50]
+        )
 
     existing = {a.org_id: a for a in session.scalars(select(OrganisationArea))}
     result = AreasLoadResult(source=label)
@@ -554,7 +561,7 @@ def load_areas(
 def _derive_parents(session: Session, existing: dict[str, OrganisationArea], loaded_ids: set[str]) -> int:
     """Districts / provinces not in the file: the union of their children's areas (official when all are)."""
     orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.level.in_(AREA_LEVELS)))}
-    touched_parents = {orgs[i].parent_id for i in loaded_ids if i in orgs and orgs[i].parent_id}
+    touched_parents: set[str] = {p for i in loaded_ids if i in orgs and (p := orgs[i].parent_id) is not None}
     changed = 0
     # Walk up level by level: a district first, then its province.
     while touched_parents:
@@ -591,13 +598,16 @@ def _read_geojson(source: str | Path | dict[str, Any]) -> tuple[str, Any]:
     if not path.is_file():
         raise AreasFileError(f"'{source}' is not a readable file.", errors=[{"feature": 0, "message": "no such file"}])
     if path.stat().st_size > MAX_AREAS_FILE_BYTES:
-        raise AreasFileError(f"{path} is larger than {MAX_AREAS_FILE_BYTES // (1024 * 1024)} MB.",
-                             errors=[{"feature": 0, "message": "file too large"}])
+        raise AreasFileError(
+            f"{path} is larger than {MAX_AREAS_FILE_BYTES // (1024 * 1024)} MB.",
+            errors=[{"feature": 0, "message": "file too large"}],
+        )
     try:
         return str(path), json.loads(path.read_text("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AreasFileError(f"{path} is not UTF-8 JSON ({exc}).",
-                             errors=[{"feature": 0, "message": "not UTF-8 JSON"}]) from exc
+        raise AreasFileError(
+            f"{path} is not UTF-8 JSON ({exc}).", errors=[{"feature": 0, "message": "not UTF-8 JSON"}]
+        ) from exc
 
 
 # ---------------------------------------------------------------------------- reading, with a cache
@@ -628,8 +638,8 @@ def invalidate_cache() -> None:
 
 
 def _cache_key(session: Session) -> str:
-    bind = session.get_bind()
-    return f"{id(bind)}:{bind.url}"
+    engine = session.get_bind().engine
+    return f"{id(engine)}:{engine.url}"
 
 
 def _stamp(session: Session) -> tuple[int, Any, Any]:
@@ -656,10 +666,10 @@ def _snapshot(session: Session) -> _Snapshot:
     ).all()
     grouped: dict[str, tuple[list[str], list[bool], list[Any]]] = {}
     for org_id, level, geometry, source in rows:
-        ids, official, geoms = grouped.setdefault(level, ([], [], []))
+        ids, official, geoms = grouped.setdefault(str(level), ([], [], []))
         geom = shape(geometry)
         shapely.prepare(geom)
-        ids.append(org_id)
+        ids.append(str(org_id))
         official.append(source == SOURCE_OFFICIAL)
         geoms.append(geom)
     levels = {
@@ -753,8 +763,11 @@ def area_geojson(session: Session, *, level: str, parent_id: str | None = None) 
             }
         )
         box = [area.min_lon, area.min_lat, area.max_lon, area.max_lat]
-        bounds = box if bounds is None else [min(bounds[0], box[0]), min(bounds[1], box[1]),
-                                             max(bounds[2], box[2]), max(bounds[3], box[3])]
+        bounds = (
+            box
+            if bounds is None
+            else [min(bounds[0], box[0]), min(bounds[1], box[1]), max(bounds[2], box[2]), max(bounds[3], box[3])]
+        )
     out: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     if bounds is not None:
         out["bbox"] = bounds

@@ -32,8 +32,12 @@ def upgrade() -> None:
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("centre_quality", sa.String(32), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["org_id"], ["identity_organisation.id"], ondelete="CASCADE",
-                                name=op.f("fk_identity_org_area_org_id_identity_organisation")),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["identity_organisation.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_identity_org_area_org_id_identity_organisation"),
+        ),
         sa.PrimaryKeyConstraint("org_id", name=op.f("pk_identity_org_area")),
     )
     op.create_index(op.f("ix_identity_org_area_level"), "identity_org_area", ["level"])
