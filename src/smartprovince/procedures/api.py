@@ -8,12 +8,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from smartprovince.core.clock import local_now
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import NotFound, Unauthorized, ValidationProblem
 from smartprovince.core.pagination import CursorParams, Page, paginate
 from smartprovince.core.security import Actor, authenticated, public, require
 from smartprovince.core.storage import Storage
-from smartprovince.procedures import catalog, queries, service, stats, vietqr
+from smartprovince.procedures import catalog, queries, service, stats, vietqr, xlsx
 from smartprovince.procedures.adapters import payment as payment_adapter
 from smartprovince.procedures.config import get_procedures_settings
 from smartprovince.procedures.models import Dossier, Procedure
@@ -252,7 +253,7 @@ def lookup(
 
 
 @router.get("/stats", response_model=StatsOut, summary="Statistics per agency × procedure (Decision 766)",
-            responses={200: {"content": {"text/csv": {}}}})
+            responses={200: {"content": {"text/csv": {}, xlsx.XLSX_MEDIA_TYPE: {}}}})
 def get_stats(
     session: DbSession,
     date_from: date = Query(..., alias="from"),
@@ -260,7 +261,7 @@ def get_stats(
     agency: str | None = Query(None, max_length=64),
     procedure: str | None = Query(None, max_length=40),
     by: Literal["agency_procedure", "procedure", "agency"] = "agency_procedure",
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv", "xlsx"] = "json",
     actor: Actor = Depends(require("procedures.stats.read")),
 ) -> Any:
     if date_to < date_from:
@@ -272,7 +273,19 @@ def get_stats(
     if format == "csv":
         return Response(stats.to_csv(result), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="tthc-{date_from}-{date_to}.csv"'})
+    if format == "xlsx":
+        return Response(xlsx.stats_workbook(result), media_type=xlsx.XLSX_MEDIA_TYPE, headers={
+            "Content-Disposition": f'attachment; filename="tthc-{date_from}-{date_to}.xlsx"'})
     return result
+
+
+@router.get("/worklist.xlsx", summary="The officer's worklist as an Excel file (XLSX)", response_class=Response,
+            responses={200: {"content": {xlsx.XLSX_MEDIA_TYPE: {}}}})
+def worklist_xlsx(session: DbSession, actor: Actor = Depends(require("procedures.dossier.read"))) -> Response:
+    lists, marks, names = queries.worklist_with_marks(session, actor)
+    day = local_now().date()
+    return Response(xlsx.worklist_workbook(lists, marks, names), media_type=xlsx.XLSX_MEDIA_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="ho-so-{day}.xlsx"'})
 
 
 # ------------------------------------------------------------------------------------------ fees

@@ -245,10 +245,7 @@ def worklist_page(
     request: Request, session: DbSession, actor: Actor = Depends(require("procedures.dossier.read")),
 ) -> Response:
     """Danh sách hồ sơ — waiting at the desk, in processing (by due date, late ones marked), to return."""
-    lists = queries.worklist(session, actor)
-    at = now()
-    marks = {d.id: queries.urgency(d, at, session=session) for d in lists["processing"]}
-    names = dict(session.execute(select(Procedure.id, Procedure.name)).all())
+    lists, marks, names = queries.worklist_with_marks(session, actor)
     return render(request, "procedures/worklist.html", _ctx(lists=lists, marks=marks, names=names,
                                                              late=sum(1 for v in marks.values() if v == "late"),
                                                              nearly=sum(1 for v in marks.values()

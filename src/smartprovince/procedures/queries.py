@@ -162,6 +162,18 @@ def worklist(session: Session, actor: Actor, *, limit: int = 200) -> dict[str, l
     return {"intake": list(intake), "processing": list(processing), "finished": list(finished)}
 
 
+def worklist_with_marks(
+    session: Session, actor: Actor
+) -> tuple[dict[str, list[Dossier]], dict[str, str], dict[str, str]]:
+    """The worklist, the urgency mark of each dossier in processing, and procedure names by version id."""
+    lists = worklist(session, actor)
+    at = now()
+    marks = {d.id: urgency(d, at, session=session) for d in lists["processing"]}
+    ids = {d.procedure_id for items in lists.values() for d in items}
+    names = dict(session.execute(select(Procedure.id, Procedure.name).where(Procedure.id.in_(ids))).all())
+    return lists, marks, names
+
+
 def urgency(dossier: Dossier, at: datetime | None = None, *, session: Session | None = None) -> str:
     """``late``, ``nearly_late`` or ``ok`` for an open dossier (for the worklist marks)."""
     at = at or now()
