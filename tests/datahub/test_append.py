@@ -114,3 +114,22 @@ def test_api_upload_with_mode(client, make_user, login, loaded) -> None:
     r = client.post("/api/v1/datahub/datasets/truong-hoc/loads", data={"mode": "sideways"},
                     files={"file": ("a.csv", csv_bytes([["T9", "x", "290", "5", "", "", "", ""]]))})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_streamed_export_in_small_pieces_is_one_valid_file(database, settings, loaded) -> None:
+    import csv
+    import io
+    import json
+
+    _load(database, settings, [["T4", "Trường \"Hoa Sen\", mới", "290", "90", "", "", "", ""]], mode="append")
+    with database.session() as s:
+        view = access_dataset(s, SYSTEM, "truong-hoc")
+        path = service.snapshot_file(view, settings.data_dir, public=True)
+    columns = ["_id"] + [f.name for f in view.public_fields]
+    text = b"".join(store.export_stream(path, "csv", columns, batch_rows=1, chunk_bytes=7)).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == columns and [r[1] for r in rows[1:]] == ["T1", "T2", "T3", "T4"]
+    assert rows[4][2] == "Trường \"Hoa Sen\", mới"
+    data = json.loads(b"".join(store.export_stream(path, "json", columns, batch_rows=2, chunk_bytes=5)))
+    assert [r["ma"] for r in data] == ["T1", "T2", "T3", "T4"] and data[3]["ten"].endswith(", mới")
+    assert "dien_thoai" not in data[0]

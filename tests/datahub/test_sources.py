@@ -231,3 +231,26 @@ def test_cli_pull(database, settings, schools, agency, monkeypatch) -> None:
     assert "loaded" in result.output
     with database.session() as s:
         assert s.scalar(select(PullRun.trigger)) == "cli"
+
+
+def test_console_source_form_pull_now_and_dataset_page(app, client, make_user, login, schools, agency) -> None:
+    url, _state = agency
+    app.state.datahub_config = CONFIG
+    token = login(make_user("dl", role="data_officer", org="so-gd"))
+    page = client.get("/console/datahub/truong-hoc/upload")
+    assert page.status_code == 200 and "Nguồn dữ liệu tự động" in page.text and "pull-now" not in page.text
+    form = {"csrf_token": token, "url": url, "format": "json", "auth_header": "Authorization",
+            "auth_secret": "so-gd-api", "every_minutes": "", "cron": "30 2 * * *", "mode": "upsert", "enabled": "on"}
+    bad = client.post("/console/datahub/truong-hoc/source", data={**form, "cron": "99 * * * *"})
+    assert bad.status_code == 422 and "cron" in bad.text
+    r = client.post("/console/datahub/truong-hoc/source", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/console/datahub/truong-hoc/upload").text
+    assert 'id="pull-now"' in page and "30 2 * * *" in page
+    r = client.post("/console/datahub/truong-hoc/pull", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303 and "/loads/" in r.headers["location"]
+    assert "Kéo ngay" in client.get("/console/datahub/truong-hoc/upload").text
+    public = client.get("/opendata/truong-hoc").text
+    assert 'id="pulls"' in public and "Trường THCS Bình Hàn" in public
+    assert "127.0.0.1" not in public and "so-gd-api" not in public  # the agency URL and secret name stay inside
+    assert client.post("/console/datahub/truong-hoc/pull", data={"csrf_token": "x"}).status_code == 403

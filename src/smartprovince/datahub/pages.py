@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from smartprovince import identity
 from smartprovince.core.deps import AppSettings, DbSession
 from smartprovince.core.errors import NotFound, Problem
 from smartprovince.core.security import Actor, public, require, verify_csrf
-from smartprovince.datahub import codelists, quality, queries, service, store
+from smartprovince.datahub import codelists, quality, queries, service, sources, store
 from smartprovince.datahub.ckan import MEDIA_TYPES
 from smartprovince.web import redirect, render
 
 router = APIRouter()
 
 _PUBLIC = public("the open-data portal shows public datasets without personal fields")
-STATUS_LABELS = {"loaded": "Đã nạp", "partial": "Nạp một phần", "rejected": "Bị từ chối"}
+STATUS_LABELS = {"loaded": "Đã nạp", "partial": "Nạp một phần", "rejected": "Bị từ chối", "failed": "Lỗi kết nối"}
+MODE_LABELS = {"replace": "Thay thế toàn bộ", "append": "Thêm dòng mới", "upsert": "Cập nhật theo khóa"}
+TRIGGER_LABELS = {"schedule": "Theo lịch", "manual": "Kéo ngay", "cli": "Dòng lệnh"}
 CODE_LABELS = {
     "missing": "Thiếu giá trị bắt buộc", "bad_type": "Sai kiểu dữ liệu", "out_of_range": "Ngoài khoảng cho phép",
     "not_in_codelist": "Không có trong danh mục", "duplicate_key": "Trùng khóa", "missing_column": "Thiếu cột",
@@ -43,7 +45,8 @@ FIELDS_EXAMPLE = json.dumps([
 
 def _ctx(**extra: Any) -> dict[str, Any]:
     return {"sectors": service.SECTORS, "licences": service.LICENCES, "frequencies": quality.FREQUENCY_LABELS,
-            "status_labels": STATUS_LABELS, "code_labels": CODE_LABELS, "type_labels": TYPE_LABELS, **extra}
+            "status_labels": STATUS_LABELS, "code_labels": CODE_LABELS, "type_labels": TYPE_LABELS,
+            "mode_labels": MODE_LABELS, "trigger_labels": TRIGGER_LABELS, **extra}
 
 
 # ------------------------------------------------------------------------------------------ portal
@@ -94,9 +97,12 @@ def dataset_page(request: Request, name: str, session: DbSession, settings: AppS
     preview = store.search(service.snapshot_file(view, settings.data_dir, public=True), view.public_fields, limit=20)
     history = queries.quality_history(session, view.dataset.id)
     base = str(request.base_url).rstrip("/")
+    # The public sees the schedule and each pull's outcome and counts, never the agency URL or errors.
+    source = sources.get_source(session, view.dataset.id)
+    runs = sources.runs_of(session, view.dataset.id, limit=5) if source is not None else []
     return render(request, "datahub/dataset.html", _ctx(view=view, fields=view.public_fields, preview=preview,
                                                          quality=history[-1] if history else None, history=history,
-                                                         base=base))
+                                                         base=base, source=source, runs=runs))
 
 
 def _public_view(session: Any, name: str) -> queries.DatasetView:
@@ -184,12 +190,25 @@ async def define_post(request: Request, session: DbSession, actor: Actor = Depen
     return redirect(request, f"/console/datahub/{ds.name}/upload", message="Đã lưu định nghĩa bộ dữ liệu.")
 
 
+def _upload_page(request: Request, session: Any, view: queries.DatasetView, *, error: str | None = None,
+                 source_error: str | None = None, source_form: dict[str, Any] | None = None,
+                 status: int = 200) -> Response:
+    src = sources.get_source(session, view.dataset.id)
+    form = source_form if source_form is not None else (
+        {"url": src.url, "format": src.format, "auth_header": src.auth_header, "auth_secret": src.auth_secret,
+         "every_minutes": src.every_minutes or "", "cron": src.cron, "mode": src.mode,
+         "enabled": "on" if src.enabled else ""} if src is not None else {"format": "json", "mode": "replace",
+                                                                            "every_minutes": "60", "enabled": "on"})
+    return render(request, "datahub/upload.html", _ctx(
+        view=view, loads=queries.loads_of(session, view.dataset.id), fields=view.fields, error=error, source=src,
+        source_form=form, source_error=source_error, runs=sources.runs_of(session, view.dataset.id)), status=status)
+
+
 @router.get("/console/datahub/{name}/upload")
 def upload_form(request: Request, name: str, session: DbSession, actor: Actor = Depends(_MANAGE)) -> Response:
-    """Nạp dữ liệu — the upload form and the dataset's previous loads."""
+    """Nạp dữ liệu — the upload form, the dataset's source and schedule, previous loads and pulls."""
     view = queries.access_dataset(session, actor, name, manage=True)
-    return render(request, "datahub/upload.html", _ctx(view=view, loads=queries.loads_of(session, view.dataset.id),
-                                                        fields=view.fields, error=None))
+    return _upload_page(request, session, view)
 
 
 @router.post("/console/datahub/{name}/upload")
@@ -201,18 +220,58 @@ async def upload_post(request: Request, name: str, session: DbSession, settings:
     upload = form.get("file")
     view = queries.access_dataset(session, actor, name, manage=True)
     if upload is None or isinstance(upload, str) or not upload.filename:
-        return render(request, "datahub/upload.html", _ctx(view=view, loads=queries.loads_of(session, view.dataset.id),
-                                                            fields=view.fields, error="Chọn tệp để nạp."), status=422)
+        return _upload_page(request, session, view, error="Chọn tệp để nạp.", status=422)
     data = await upload.read()
     try:
         load = service.load_file(session, actor=actor, name=name, source=data, filename=upload.filename,
-                                 data_dir=settings.data_dir, skip_invalid=form.get("skip_invalid") == "on")
+                                 data_dir=settings.data_dir, skip_invalid=form.get("skip_invalid") == "on",
+                                 mode=str(form.get("mode") or "replace"))
     except Problem as exc:
         session.rollback()
-        return render(request, "datahub/upload.html", _ctx(view=view, loads=queries.loads_of(session, view.dataset.id),
-                                                            fields=view.fields, error=exc.detail or exc.title),
-                      status=422)
+        return _upload_page(request, session, view, error=exc.detail or exc.title, status=422)
     return redirect(request, f"/console/datahub/{name}/loads/{load.id}")
+
+
+@router.post("/console/datahub/{name}/source")
+async def source_post(request: Request, name: str, session: DbSession, actor: Actor = Depends(_MANAGE)) -> Response:
+    """Lưu nguồn dữ liệu — the agency API, its secret's name, the schedule and the load mode."""
+    form = await request.form()
+    verify_csrf(request, str(form.get("csrf_token") or ""))
+    view = queries.access_dataset(session, actor, name, manage=True)
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    every = values.get("every_minutes", "").strip()
+    try:
+        if every and not every.isdigit():
+            raise Problem("Số phút phải là số nguyên dương.", status=422)
+        sources.set_source(session, actor=actor, name=name, url=values.get("url", ""),
+                           format=values.get("format", "json"), auth_header=values.get("auth_header", ""),
+                           auth_secret=values.get("auth_secret", ""), every_minutes=int(every) if every else None,
+                           cron=values.get("cron", ""), mode=values.get("mode", "replace"),
+                           enabled=values.get("enabled") == "on")
+    except Problem as exc:
+        session.rollback()
+        return _upload_page(request, session, view, source_error=exc.detail or exc.title, source_form=values,
+                            status=422)
+    return redirect(request, f"/console/datahub/{name}/upload", message="Đã lưu nguồn dữ liệu.")
+
+
+@router.post("/console/datahub/{name}/pull")
+async def pull_post(request: Request, name: str, session: DbSession, settings: AppSettings,
+                    actor: Actor = Depends(_MANAGE)) -> Response:
+    """Kéo ngay — pull from the source now; show the load report, or the page with the failed run."""
+    form = await request.form()
+    verify_csrf(request, str(form.get("csrf_token") or ""))
+    view = queries.access_dataset(session, actor, name, manage=True)
+    try:
+        run = await run_in_threadpool(sources.pull, session, actor=actor, name=name, data_dir=settings.data_dir,
+                                      config=request.app.state.datahub_config, trigger="manual")
+    except Problem as exc:
+        session.rollback()
+        return _upload_page(request, session, view, source_error=exc.detail or exc.title, status=422)
+    if run.load_id:
+        return redirect(request, f"/console/datahub/{name}/loads/{run.load_id}")
+    return redirect(request, f"/console/datahub/{name}/upload", message="Kéo dữ liệu không thành công.",
+                    kind="error")
 
 
 @router.get("/console/datahub/{name}/loads/{load_id}")
