@@ -71,11 +71,14 @@ def live(tmp_path: Path, mailbox: Any) -> Iterator[dict[str, Any]]:
     with db.session() as s:
         begin_write(s)
         identity.sync_builtin_roles(s)
-        province = identity.create_organisation(s, actor=SYSTEM, code="30", name="Tỉnh Hải Dương", level="province")
-        district = identity.create_organisation(s, actor=SYSTEM, code="295", name="Huyện Cẩm Giàng",
-                                                level="district", parent_id=province.id)
-        identity.create_organisation(s, actor=SYSTEM, code="10891", name="Thị trấn Lai Cách", level="commune",
-                                     parent_id=district.id)
+        # The shipped tree of Hải Dương with its commune areas, so the map draws the district outlines and
+        # the point clicked on the map finds its commune (no tile server: SMARTPROVINCE_MAP_TILE_URL unset).
+        identity.load_organisations(s, "hai-duong", actor=SYSTEM)
+        district = identity.get_org_by_code(s, "295")
+        lai_cach = identity.get_org_by_code(s, "10891")
+        assert district is not None and lai_cach is not None
+        centre = identity.area_centre(s, lai_cach.id)
+        assert centre is not None
         identity.create_user(s, actor=SYSTEM, username="cb.camgiang", password=OFFICER_PASSWORD,
                              full_name="Phạm Văn Đức", kind="officer", org_id=district.id,
                              roles=[("district_leader", district.id)])
@@ -83,7 +86,7 @@ def live(tmp_path: Path, mailbox: Any) -> Iterator[dict[str, Any]]:
     controller, box = mailbox
     port = _free_port()
     app.state.feedback_config = app.state.feedback_config.model_copy(update={
-        "smtp_host": controller.hostname, "smtp_port": controller.port, "tile_url": "",
+        "smtp_host": controller.hostname, "smtp_port": controller.port,
         "public_url": f"http://127.0.0.1:{port}"})
     events.CONFIG = app.state.feedback_config
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
@@ -93,7 +96,7 @@ def live(tmp_path: Path, mailbox: Any) -> Iterator[dict[str, Any]]:
     while not server.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "app": app, "db": db, "box": box}
+    yield {"base": f"http://127.0.0.1:{port}", "app": app, "db": db, "box": box, "lai_cach": centre}
     server.should_exit = True
     thread.join(10)
     db.dispose()
@@ -123,14 +126,21 @@ def test_report_routed_resolved_emailed_rated(live: dict[str, Any], page: Any, s
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(base) and
             not r.url.startswith("data:") else None)
 
-    # The citizen reports a broken street light, picking the place on the map.
+    # The citizen reports a broken street light, clicking the place on the map (a point in Lai Cách): the
+    # commune containing the point is picked by itself, and routing uses it.
     page.goto(base + "/portal/feedback/new")
     page.get_by_label("Loại phản ánh").select_option("street-lighting")
     page.get_by_label("Nội dung phản ánh").fill("Đèn đường trước trường tiểu học không sáng ba hôm nay")
+    page.wait_for_selector("#picker-map path.leaflet-interactive, #picker-map svg path")  # district outlines
+    page.wait_for_timeout(400)  # the view fits the province once the outlines are in
+    lon, lat = live["lai_cach"]
+    x, y = page.evaluate("([lat, lon]) => { const p = document.getElementById('picker-map').spMap"
+                         ".latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }", [lat, lon])
     box = page.locator("#picker-map").bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 - 20)
+    page.mouse.click(box["x"] + x, box["y"] + y)
     assert page.locator("#f-lat").input_value() != ""
-    page.get_by_label("Xã, phường, thị trấn").select_option("10891")
+    page.wait_for_function("document.getElementById('f-area').value === '10891'")
+    assert "Thị trấn Lai Cách" in page.inner_text("#picked")
     page.get_by_label("Thư điện tử (để nhận thông báo)").fill("nguoidan@example.vn")
     page.evaluate("document.fonts.ready")
     page.screenshot(path=str(shots / "feedback-new.png"), full_page=True)

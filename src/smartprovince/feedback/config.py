@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class FeedbackSettings(BaseSettings):
-    """Notification sender, periodic jobs, Open311 and map settings."""
+    """Notification sender, periodic jobs and Open311 settings (map tiles: the platform's ``map_tile_url``)."""
 
     model_config = SettingsConfigDict(env_prefix="SMARTPROVINCE_FEEDBACK_", extra="ignore")
 
@@ -27,5 +27,3 @@ class FeedbackSettings(BaseSettings):
     sla_interval_seconds: float = Field(300.0, description="How often the SLA job runs (warnings, escalation).")
     background_jobs: bool = Field(True, description="Run the sender and SLA job in the app process.")
     anonymous_per_minute: int = Field(10, description="Open311/web submissions per minute per IP without API key.")
-    tile_url: str = Field("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                          description="Map tile URL template (a local tile server on a closed network).")

@@ -5,8 +5,9 @@ service functions (so timelines, audit entries and events are real), with a fixe
 most are resolved (some late, most rated), some are in progress, some are still new — among them
 reports for the demo accounts' units (Thị trấn Lai Cách, Huyện Cẩm Giàng, the IOC centre).
 
-Our organisation data has no commune boundaries or centroids, so the demo points are drawn inside
-the province's bounding box and routing uses the commune picked for each report (see docs/feedback.md).
+Each demo point lies a few hundred metres from the centre of the commune picked for the report
+(``identity.area_centre``), so routing by the point (``identity.locate``) and by the commune agree; without
+commune areas the points are drawn inside the province's bounding box (see docs/feedback.md).
 An Open311 API key for a demo client application is written to ``DATA_DIR/open311-demo-key.txt`` (0600).
 """
 
@@ -63,8 +64,10 @@ def load(db: Database, settings: Any, progress: Any) -> None:
     with db.session() as s:
         if s.scalar(select(Report.id).limit(1)) is not None:
             return
-        communes = list(s.scalars(select(identity.Organisation.code).where(identity.Organisation.level == "commune")
-                                  .order_by(identity.Organisation.code)))
+        rows = list(s.execute(select(identity.Organisation.code, identity.Organisation.id)
+                              .where(identity.Organisation.level == "commune").order_by(identity.Organisation.code)))
+        communes = [code for code, _ in rows]
+        centres = {code: identity.area_centre(s, org_id) for code, org_id in rows}
         citizen = identity.get_user_by_username(s, "congdan")
     if not communes:
         return
@@ -83,9 +86,14 @@ def load(db: Database, settings: Any, progress: Any) -> None:
                 who: Actor = SYSTEM
                 if citizen is not None and i % 7 == 0:
                     who = identity.actor_for_user(s, citizen)
+                centre = centres.get(area)
+                if centre is not None:  # ~250 m around the commune's centre
+                    lat, lon = centre[1] + rng.uniform(-0.002, 0.002), centre[0] + rng.uniform(-0.002, 0.002)
+                else:
+                    lat, lon = rng.uniform(BBOX[0], BBOX[2]), rng.uniform(BBOX[1], BBOX[3])
                 r = service.submit_report(s, actor=who, report=service.NewReport(
                     category_code=cat, description=rng.choice(TEXTS.get(cat, ["Phản ánh"])),
-                    lat=round(rng.uniform(BBOX[0], BBOX[2]), 6), lon=round(rng.uniform(BBOX[1], BBOX[3]), 6),
+                    lat=round(lat, 6), lon=round(lon, 6),
                     area_code=area if area in communes else None, channel=rng.choice(["web", "open311", "hotline"]),
                     reporter_name="Người dân", reporter_phone=None))
                 fate = rng.random()

@@ -28,7 +28,7 @@ PUBLIC_REASON = "citizens report problems and follow them without an account; co
 
 def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
     return {"categories": categories.all_categories(), "status_labels": lifecycle.STATUS_LABELS,
-            "action_labels": lifecycle.ACTION_LABELS, "tile_url": request.app.state.feedback_config.tile_url,
+            "action_labels": lifecycle.ACTION_LABELS,
             "cat_names": {c.code: c.name for c in categories.all_categories()}, **extra}
 
 
