@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -48,9 +50,11 @@ def test_record_fields_for_a_finished_paid_post_dossier():
         "submitted_at": "2026-03-02T02:00:00+00:00", "due_at": "2026-03-05T10:00:00+00:00",
         "extended_due_at": "2026-03-09T10:00:00+00:00", "finished_at": "2026-03-06T03:00:00+00:00",
         "returned_at": "2026-03-06T04:00:00+00:00", "paid_online": True, "fee_paid": 7000,
-        "return_method": "electronic", "at": "2026-03-06T04:00:00+00:00"}, unit_code="000.00.00.H23")
+        "return_method": "post", "at": "2026-03-06T04:00:00+00:00"})
     assert rec["KenhThucHien"] == 3 and rec["NgayHenTra"] == "20260309170000" and rec["ThanhToanTrucTuyen"] == 1
-    assert rec["HinhThucTraKQ"] == 3 and rec["KetQuaXuLy"] == 1 and rec["PhiLePhi"] == 7000
+    assert rec["HinhThuc"] == 1 and rec["KetQuaXuLy"] == 1 and rec["PhiLePhi"] == 7000
+    assert rec["NgayTra"] == "20260306110000" and rec["NgayKetThucXuLy"] == "20260306100000"
+    assert portal.portal_record({"code": "X-2", "status": 10, "return_method": "electronic"})["HinhThuc"] == 0
 
 
 def test_http_portal_client_raises_so_the_bus_retries():
@@ -60,10 +64,14 @@ def test_http_portal_client_raises_so_the_bus_retries():
         seen.append(request)
         return httpx.Response(200, json={"error_code": 0})
 
-    portal.HttpPortalClient("https://dvc.example/api", "tok", transport=httpx.MockTransport(ok)).push({"MaHoSo": "A"})
-    assert seen[0].url.path == "/api/DongBoHoSoMC" and seen[0].headers["Authorization"] == "Bearer tok"
+    client = portal.HttpPortalClient("https://dvc.example/api", "tok", transport=httpx.MockTransport(ok))
+    client.push({"MaHoSo": "A"}, unit_code="000.00.00.H23", updating=True)
+    sent = json.loads(seen[0].content)
+    assert seen[0].url.path == "/api"
+    assert sent == {"session": "tok", "madonvi": "000.00.00.H23", "service": "DongBoHoSoMC", "isUpdating": True,
+                    "data": [{"MaHoSo": "A"}]}
     for answer in (httpx.Response(503), httpx.Response(200, json={"error_code": "-1", "message": "sai mã"})):
         client = portal.HttpPortalClient("https://dvc.example/api", "tok",
                                          transport=httpx.MockTransport(lambda r, a=answer: a))
         with pytest.raises(portal.PortalError):
-            client.push({"MaHoSo": "A"})
+            client.push({"MaHoSo": "A"}, unit_code="x", updating=False)

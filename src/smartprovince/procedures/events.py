@@ -28,4 +28,5 @@ def push_to_portal(session: Session, event: Event) -> None:
     if event.topic.rsplit(".", 1)[-1] in NOT_FOR_PORTAL or not payload.get("code"):
         return
     cfg = get_procedures_settings()
-    portal.portal_from_settings(cfg).push(portal.portal_record(payload, unit_code=cfg.portal_unit_code))
+    portal.portal_from_settings(cfg).push(portal.portal_record(payload), unit_code=cfg.portal_unit_code,
+                                          updating=payload.get("from_status") is not None)
