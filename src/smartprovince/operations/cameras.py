@@ -74,10 +74,8 @@ class Camera(Base):
 
 def effective_status(cam: Camera, *, at: datetime | None = None) -> str:
     """``online`` only when the last message said so and came within :data:`STALE_MINUTES`."""
-    if cam.status == "online":
-        if cam.last_seen_at is None or (at or now()) - cam.last_seen_at > timedelta(minutes=STALE_MINUTES):
-            return "offline"
-    return cam.status
+    stale = cam.last_seen_at is None or (at or now()) - cam.last_seen_at > timedelta(minutes=STALE_MINUTES)
+    return "offline" if cam.status == "online" and stale else cam.status
 
 
 def stream_kind(url: str) -> str:
@@ -155,9 +153,17 @@ class CameraPublic(BaseModel):
 def public(cam: Camera) -> CameraPublic:
     """The API shape of a camera, with its effective status."""
     return CameraPublic(
-        code=cam.code, name=cam.name, kind=cam.kind, lat=cam.lat, lon=cam.lon, address=cam.address,
-        owner_org_id=cam.owner_org_id, stream_url=cam.stream_url, stream_kind=stream_kind(cam.stream_url),
-        status=effective_status(cam), last_seen_at=cam.last_seen_at,
+        code=cam.code,
+        name=cam.name,
+        kind=cam.kind,
+        lat=cam.lat,
+        lon=cam.lon,
+        address=cam.address,
+        owner_org_id=cam.owner_org_id,
+        stream_url=cam.stream_url,
+        stream_kind=stream_kind(cam.stream_url),
+        status=effective_status(cam),
+        last_seen_at=cam.last_seen_at,
     )
 
 
@@ -174,14 +180,29 @@ def register_camera(session: Session, *, actor: Actor, data: CameraIn) -> Camera
     if not actor.can(MANAGE, owner.path):
         raise Forbidden("You do not manage cameras of this organisation.")
     cam = Camera(
-        code=data.code, name=data.name, kind=data.kind, lat=data.lat, lon=data.lon, address=data.address,
-        owner_org_id=owner.id, owner_path=owner.path, stream_url=data.stream_url, status="unknown",
+        code=data.code,
+        name=data.name,
+        kind=data.kind,
+        lat=data.lat,
+        lon=data.lon,
+        address=data.address,
+        owner_org_id=owner.id,
+        owner_path=owner.path,
+        stream_url=data.stream_url,
+        status="unknown",
         updated_at=now(),
     )
     session.add(cam)
     session.flush()
-    audit.record(session, actor=actor, action="operations.camera.registered", object_type="operations.camera",
-                 object_id=cam.code, data={"owner": data.owner}, org_path=owner.path)
+    audit.record(
+        session,
+        actor=actor,
+        action="operations.camera.registered",
+        object_type="operations.camera",
+        object_id=cam.code,
+        data={"owner": data.owner},
+        org_path=owner.path,
+    )
     bus.publish(session, "operations.camera.registered", {"code": cam.code, "owner_org_id": owner.id}, key=cam.code)
     return cam
 
@@ -197,10 +218,21 @@ def report_status(session: Session, *, actor: Actor, code: str, status: str, at:
     before = effective_status(cam)
     cam.status, cam.last_seen_at, cam.updated_at = status, when, now()
     if effective_status(cam) != before:
-        audit.record(session, actor=actor, action=f"operations.camera.{status}", object_type="operations.camera",
-                     object_id=cam.code, data={"at": when.isoformat()}, org_path=cam.owner_path)
-        bus.publish(session, f"operations.camera.{status}", {"code": cam.code, "at": when.isoformat(),
-                                                              "owner_org_id": cam.owner_org_id}, key=cam.code)
+        audit.record(
+            session,
+            actor=actor,
+            action=f"operations.camera.{status}",
+            object_type="operations.camera",
+            object_id=cam.code,
+            data={"at": when.isoformat()},
+            org_path=cam.owner_path,
+        )
+        bus.publish(
+            session,
+            f"operations.camera.{status}",
+            {"code": cam.code, "at": when.isoformat(), "owner_org_id": cam.owner_org_id},
+            key=cam.code,
+        )
     return cam
 
 
@@ -253,9 +285,14 @@ def geojson(cams: list[Camera]) -> bytes:
         {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
-            "properties": {"code": c.code, "name": c.name, "kind": c.kind, "status": effective_status(c, at=at),
-                           "last_seen_at": c.last_seen_at.isoformat() if c.last_seen_at else None,
-                           "url": f"/ioc/cameras/{c.code}"},
+            "properties": {
+                "code": c.code,
+                "name": c.name,
+                "kind": c.kind,
+                "status": effective_status(c, at=at),
+                "last_seen_at": c.last_seen_at.isoformat() if c.last_seen_at else None,
+                "url": f"/ioc/cameras/{c.code}",
+            },
         }
         for c in cams
     ]
@@ -274,9 +311,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/cameras", responses={**_ERRORS, 200: {"description": "A GeoJSON FeatureCollection",
-                                                    "content": {"application/json": {}}}},
-            summary="Cameras as GeoJSON points with their health")
+@router.get(
+    "/cameras",
+    responses={**_ERRORS, 200: {"description": "A GeoJSON FeatureCollection", "content": {"application/json": {}}}},
+    summary="Cameras as GeoJSON points with their health",
+)
 def api_cameras(
     session: DbSession,
     area: str | None = Query(None, max_length=32, description="Organisation id: cameras owned inside it"),
@@ -304,8 +343,9 @@ def api_register(data: CameraIn, session: DbSession, actor: Actor = Depends(requ
     return public(register_camera(session, actor=actor, data=data))
 
 
-@router.post("/cameras/{code}/heartbeat", response_model=CameraPublic, responses=_ERRORS,
-             summary="A camera's health message")
+@router.post(
+    "/cameras/{code}/heartbeat", response_model=CameraPublic, responses=_ERRORS, summary="A camera's health message"
+)
 def api_heartbeat(
     code: str, data: Heartbeat, session: DbSession, actor: Actor = Depends(require(MANAGE))
 ) -> CameraPublic:

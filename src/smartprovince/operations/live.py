@@ -10,8 +10,10 @@ reconnects); ``timeout=0`` sends what is pending and ends at once (scripts, test
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -26,7 +28,10 @@ KEEPALIVE_SECONDS = 15.0
 MAX_TIMEOUT_SECONDS = 3600
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
-Formatter = Callable[[IncidentEntry, Incident], tuple[str, str]]
+KPI_POLL_SECONDS = 5.0
+
+# A formatter turns a timeline entry into one SSE message (event, data), several, or none (filtered out).
+Formatter = Callable[[IncidentEntry, Incident], "tuple[str, str] | list[tuple[str, str]]"]
 
 
 def sse_message(*, data: str, event: str | None = None, id: str | None = None) -> str:
@@ -48,15 +53,68 @@ def start_after(request: Request, after: str | None) -> str | None:
     return last.strip()[:32]
 
 
+def _messages(out: tuple[str, str] | list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [out] if isinstance(out, tuple) else list(out)
+
+
+def kpi_signature(session: Any, actor: Actor) -> tuple[Any, ...]:
+    """What the wall's KPI tiles depend on, cheaply: the sum of the daily counts in the actor's scope,
+    and the newest computed KPI value. A change means the tiles should be reloaded."""
+    from sqlalchemy import func, select
+
+    from smartprovince.core.clock import local_now
+    from smartprovince.operations.kpi_engine import KpiValue
+    from smartprovince.operations.models import DailyCount
+
+    since = local_now().date() - timedelta(days=31)
+    stmt = select(func.count(), func.coalesce(func.sum(DailyCount.count), 0)).where(DailyCount.day >= since)
+    cond = queries._scope(DailyCount.org_path, actor, queries.READ)
+    if cond is not None:
+        stmt = stmt.where(cond)
+    counts = tuple(session.execute(stmt).one())
+    values = tuple(session.execute(select(func.count(), func.max(KpiValue.computed_at))).one())
+    return (*counts, *values)
+
+
+def alert_json(entry: IncidentEntry, inc: Incident, source_label: str) -> str:
+    """The JSON of an ``alert`` message: a sensor or camera alert opened or joined an incident."""
+    return json.dumps(
+        {
+            "incident_id": inc.id,
+            "title": inc.title,
+            "severity": inc.severity,
+            "source": inc.source,
+            "source_label": source_label,
+            "kind": entry.kind,
+            "at": entry.at.isoformat(),
+            "lat": inc.lat,
+            "lon": inc.lon,
+        },
+        ensure_ascii=False,
+    )
+
+
 async def incident_stream(
-    request: Request, actor: Actor, *, after: str | None, timeout: float, fmt: Formatter
+    request: Request, actor: Actor, *, after: str | None, timeout: float, fmt: Formatter, kpi_watch: bool = False
 ) -> AsyncIterator[str]:
-    """Yield SSE messages for every timeline entry the actor may read, newer than ``after``."""
+    """Yield SSE messages for every timeline entry the actor may read, newer than ``after``.
+
+    With ``kpi_watch`` it also sends a ``kpi`` message (JSON ``{"changed": true}``) when the figures
+    behind the wall's KPI tiles change (checked every :data:`KPI_POLL_SECONDS`).
+    """
     db = request.app.state.db
 
     def read(cursor: str) -> list[tuple[str, str, str]]:
+        out: list[tuple[str, str, str]] = []
         with db.session(write=False) as s:
-            return [(e.id, *fmt(e, i)) for e, i in queries.entries_after(s, actor, cursor)]
+            for e, i in queries.entries_after(s, actor, cursor):
+                # An entry filtered out by fmt ("", "") still moves the cursor past it.
+                out.extend((e.id, ev, data) for ev, data in (_messages(fmt(e, i)) or [("", "")]))
+        return out
+
+    def signature() -> tuple[Any, ...]:
+        with db.session(write=False) as s:
+            return kpi_signature(s, actor)
 
     def latest() -> str:
         with db.session(write=False) as s:
@@ -66,14 +124,25 @@ async def incident_stream(
     yield "retry: 3000\n\n"
     deadline = time.monotonic() + min(max(timeout, 0.0), MAX_TIMEOUT_SECONDS)
     last_sent = time.monotonic()
+    sig = await run_in_threadpool(signature) if kpi_watch else None
+    next_sig = time.monotonic() + KPI_POLL_SECONDS
     while True:
         batch = await run_in_threadpool(read, cursor)
         for entry_id, event, data in batch:
             cursor = entry_id
+            if not event:
+                continue
             yield sse_message(id=entry_id, event=event, data=data)
             last_sent = time.monotonic()
         if len(batch) >= 100:
             continue  # more waiting: send it before sleeping
+        if kpi_watch and time.monotonic() >= next_sig:
+            next_sig = time.monotonic() + KPI_POLL_SECONDS
+            new_sig = await run_in_threadpool(signature)
+            if new_sig != sig:
+                sig = new_sig
+                yield sse_message(event="kpi", data='{"changed": true}')
+                last_sent = time.monotonic()
         if time.monotonic() >= deadline or await request.is_disconnected():
             return
         if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:

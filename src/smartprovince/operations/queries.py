@@ -43,6 +43,7 @@ def incidents_query(
     open_only: bool = False,
     org_id: str | None = None,
     org_path: str | None = None,
+    categories: list[str] | None = None,
 ) -> Select[Any]:
     """Incidents the actor may read, filtered; ``org_path`` keeps one subtree (a district's room)."""
     stmt = select(Incident)
@@ -63,6 +64,8 @@ def incidents_query(
         stmt = stmt.where(Incident.org_id == org_id)
     if org_path:
         stmt = stmt.where(Incident.org_path.startswith(org_path))
+    if categories:
+        stmt = stmt.where(Incident.category.in_(categories))
     return stmt
 
 
@@ -163,6 +166,7 @@ def stats(
     since: datetime | None = None,
     until: datetime | None = None,
     by: str = "org_category",
+    categories: list[str] | None = None,
 ) -> list[StatRow]:
     """Mean time to acknowledge (MTTA) and to resolve (MTTR), in minutes, per unit and category.
 
@@ -184,6 +188,8 @@ def stats(
         stmt = stmt.where(Incident.opened_at >= since)
     if until is not None:
         stmt = stmt.where(Incident.opened_at < until)
+    if categories:
+        stmt = stmt.where(Incident.category.in_(categories))
     groups: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"total": 0, "open": 0, "ack": [], "res": []})
     for org_id, category, status, opened, acked, resolved in session.execute(stmt):
         key = (org_id if by != "category" else "", category if by != "org" else "")
@@ -213,9 +219,10 @@ def stats(
     return rows
 
 
-def tiles(session: Session, actor: Actor, *, since: datetime) -> dict[str, Any]:
-    """Figures for the IOC wall's tile row: open, critical open, unacknowledged, handled since ``since``."""
-    base = incidents_query(actor).subquery()
+def tiles(session: Session, actor: Actor, *, since: datetime, categories: list[str] | None = None) -> dict[str, Any]:
+    """Figures for the IOC wall's tile row: open, critical open, unacknowledged, handled since ``since``
+    (``categories``: only those incident categories — a sector room)."""
+    base = incidents_query(actor, categories=categories).subquery()
     counted = select(base.c.status, base.c.severity, func.count()).group_by(base.c.status, base.c.severity)
     result: Any = session.execute(counted)
     rows: list[tuple[str, str, int]] = [(str(st), str(sev), int(n or 0)) for st, sev, n in result]
@@ -223,7 +230,7 @@ def tiles(session: Session, actor: Actor, *, since: datetime) -> dict[str, Any]:
     critical = sum(n for s, sev, n in rows if s in lifecycle.OPEN_STATUSES and sev == "critical")
     new = sum(n for s, _, n in rows if s == "new")
     escalated = sum(n for s, _, n in rows if s == "escalated")
-    recent = stats(session, actor, since=since, by="org")
+    recent = stats(session, actor, since=since, by="org", categories=categories)
     resolved = sum(r.resolved for r in recent)
     total = sum(r.total for r in recent)
     ack = [r.mean_minutes_to_acknowledge * r.acknowledged for r in recent if r.mean_minutes_to_acknowledge is not None]

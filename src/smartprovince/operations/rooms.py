@@ -183,7 +183,10 @@ def area_rows(
         stmt = stmt.where(cond)
     if categories:
         stmt = stmt.where(Incident.category.in_(categories))
-    inc = session.execute(stmt.group_by(Incident.org_path, Incident.severity)).all()
+    result: Any = session.execute(stmt.group_by(Incident.org_path, Incident.severity))
+    inc: list[tuple[str, str, int, float | None, float | None]] = [
+        (str(p), str(sev), int(n or 0), lat, lon) for p, sev, n, lat, lon in result
+    ]
     since = local_now().date() - timedelta(days=days - 1)
     dstmt = select(DailyCount.org_path, DailyCount.metric, func.sum(DailyCount.count)).where(
         DailyCount.day >= since,
@@ -213,8 +216,18 @@ def area_rows(
         centre = centres.get(k.code)
         lat_c, lon_c = (lat_sum / n_pos, lon_sum / n_pos) if n_pos else (centre if centre else (None, None))
         rows.append(
-            AreaRow(k.id, k.code, k.name, k.level, n_open, n_crit, sums["reports_received"],
-                    sums["dossiers_received"], lat_c, lon_c)
+            AreaRow(
+                k.id,
+                k.code,
+                k.name,
+                k.level,
+                n_open,
+                n_crit,
+                sums["reports_received"],
+                sums["dossiers_received"],
+                lat_c,
+                lon_c,
+            )
         )
     return rows
 
@@ -353,8 +366,15 @@ def create_room(session: Session, *, actor: Actor, data: RoomCreate) -> Room:
         raise Forbidden("You do not manage rooms of this organisation.")
     session.add(room)
     session.flush()
-    audit.record(session, actor=actor, action="operations.room.created", object_type="operations.room",
-                 object_id=room.code, data={"org": data.org, "area": data.area}, org_path=room.org_path)
+    audit.record(
+        session,
+        actor=actor,
+        action="operations.room.created",
+        object_type="operations.room",
+        object_id=room.code,
+        data={"org": data.org, "area": data.area},
+        org_path=room.org_path,
+    )
     bus.publish(session, "operations.room.created", {"code": room.code, "org_id": room.org_id}, key=room.code)
     return room
 
@@ -365,8 +385,15 @@ def update_room(session: Session, *, actor: Actor, code: str, data: RoomIn) -> R
     _check_manage(actor, room)
     _apply(session, room, data)
     _check_manage(actor, room)
-    audit.record(session, actor=actor, action="operations.room.updated", object_type="operations.room",
-                 object_id=room.code, data={"org": data.org, "area": data.area}, org_path=room.org_path)
+    audit.record(
+        session,
+        actor=actor,
+        action="operations.room.updated",
+        object_type="operations.room",
+        object_id=room.code,
+        data={"org": data.org, "area": data.area},
+        org_path=room.org_path,
+    )
     bus.publish(session, "operations.room.updated", {"code": room.code, "org_id": room.org_id}, key=room.code)
     return room
 
@@ -434,9 +461,17 @@ def public(session: Session, room: Room) -> RoomPublic:
     """The API shape of a room."""
     org = identity.get_org(session, room.org_id)
     return RoomPublic(
-        code=room.code, name=room.name, name_en=room.name_en, kind=room.kind, plan_ref=room.plan_ref,
-        org_id=room.org_id, org_code=org.code if org is not None else "", area_org_id=room.area_org_id,
-        categories=list(room.categories or []), kpis=list(room.kpis or []), layout=dict(room.layout or {}),
+        code=room.code,
+        name=room.name,
+        name_en=room.name_en,
+        kind=room.kind,
+        plan_ref=room.plan_ref,
+        org_id=room.org_id,
+        org_code=org.code if org is not None else "",
+        area_org_id=room.area_org_id,
+        categories=list(room.categories or []),
+        kpis=list(room.kpis or []),
+        layout=dict(room.layout or {}),
         updated_at=room.updated_at,
     )
 
@@ -526,9 +561,7 @@ def api_create_room(data: RoomCreate, session: DbSession, actor: Actor = Depends
 
 
 @router.put("/rooms/{code}", response_model=RoomPublic, responses=_ERRORS, summary="Change a room")
-def api_update_room(
-    code: str, data: RoomIn, session: DbSession, actor: Actor = Depends(require(MANAGE))
-) -> RoomPublic:
+def api_update_room(code: str, data: RoomIn, session: DbSession, actor: Actor = Depends(require(MANAGE))) -> RoomPublic:
     """Change a room's filter, KPI list or layout (administrators)."""
     return public(session, update_room(session, actor=actor, code=code, data=data))
 
