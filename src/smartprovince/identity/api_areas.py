@@ -104,8 +104,8 @@ def list_areas(
 )
 def locate_area(
     session: DbSession,
-    lon: float = Query(..., ge=-180, le=180, description="Longitude (WGS 84 degrees)."),
-    lat: float = Query(..., ge=-90, le=90, description="Latitude (WGS 84 degrees)."),
+    lon: float = Query(..., ge=-180, le=180, description="Longitude (WGS 84 degrees).", examples=[106.3146]),
+    lat: float = Query(..., ge=-90, le=90, description="Latitude (WGS 84 degrees).", examples=[20.9373]),
     level: Literal["province", "district", "commune"] = Query("commune"),
     _: Actor = Depends(public(AREAS_ARE_PUBLIC)),
 ) -> OrganisationPublic:
