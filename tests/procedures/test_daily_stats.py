@@ -206,3 +206,24 @@ def test_rebuild_stats_command(env, settings, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "1 dossiers" in result.output
     assert _table(env) == before and before
+
+
+def test_daily_counts_for_the_ioc_include_the_bulk_history(env, monkeypatch):
+    import smartprovince.procedures as procedures
+    from smartprovince import identity
+
+    real = demo.demo_figures()
+    small = {**real, "services": {"1.001193": {"online": 12, "received": 30}}}
+    monkeypatch.setattr(demo, "demo_figures", lambda: small)
+    demo.load_history(env.db)
+    with env.db.session() as s:
+        rows = procedures.daily_counts(s, date(2023, 1, 1), date(2023, 12, 31))
+        assert sum(r.received for r in rows) == 30 and sum(r.received_online for r in rows) == 12
+        assert sum(r.finished for r in rows) == 30
+        assert all(r.finished == r.finished_in_time + r.finished_late for r in rows)
+        district = identity.get_org_by_code(s, "296")
+        assert district is not None
+        inside = procedures.daily_counts(s, date(2023, 1, 1), date(2023, 12, 31), path_prefix=district.path)
+        assert 0 < sum(r.received for r in inside) <= 30
+        assert {r.agency_code for r in inside} <= {"10792", "10795"}
+        assert procedures.daily_counts(s, date(2024, 1, 1), date(2024, 1, 31)) == []

@@ -242,3 +242,46 @@ def rebuild(session: Session | Connection, progress: Callable[[int, int], Any] |
     if progress:
         progress(n, total)
     return n, written
+
+
+# ------------------------------------------------------------------------- for other modules (IOC)
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """Số liệu một ngày — one agency's dossier figures of one day (Decision 766 classification)."""
+
+    day: date
+    agency_code: str
+    agency_path: str
+    received: int
+    received_online: int
+    finished: int
+    finished_in_time: int  # early or on time
+    finished_late: int
+
+
+def daily_counts(session: Session, date_from: date, date_to: date, *, path_prefix: str | None = None) -> list[DayCount]:
+    """Per day and agency, the dossiers received and finished from ``date_from`` to ``date_to`` (included).
+
+    Read from the daily table, so it holds the bulk-loaded history too (which published no events);
+    ``path_prefix`` limits it to an organisation subtree. The IOC's KPIs read history from here.
+    """
+    from sqlalchemy import func
+
+    t = DailyStats
+    stmt = select(
+        t.day, t.agency_code, t.agency_path, func.sum(t.received), func.sum(t.received_online), func.sum(t.finished),
+        func.sum(t.finished_early), func.sum(t.finished_late),
+    ).where(t.day >= date_from, t.day <= date_to)
+    if path_prefix:
+        stmt = stmt.where(t.agency_path >= path_prefix, t.agency_path < path_prefix + "~")
+    stmt = stmt.group_by(t.day, t.agency_code, t.agency_path).order_by(t.day, t.agency_code)
+    out = []
+    for day, code, path, rec, online, fin, early, late in session.execute(stmt):
+        fin, early, late = int(fin or 0), int(early or 0), int(late or 0)
+        if rec or fin:
+            out.append(DayCount(day=day, agency_code=code, agency_path=path, received=int(rec or 0),
+                                received_online=int(online or 0), finished=fin, finished_in_time=fin - late,
+                                finished_late=late))
+    return out
