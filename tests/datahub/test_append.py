@@ -133,3 +133,22 @@ def test_streamed_export_in_small_pieces_is_one_valid_file(database, settings, l
     data = json.loads(b"".join(store.export_stream(path, "json", columns, batch_rows=2, chunk_bytes=5)))
     assert [r["ma"] for r in data] == ["T1", "T2", "T3", "T4"] and data[3]["ten"].endswith(", mới")
     assert "dien_thoai" not in data[0]
+
+
+def test_index_copy_for_code_and_indexed_fields_answers_like_the_snapshot(database, settings, loaded) -> None:
+    import duckdb
+
+    rows = [[f"X{i}", f"Trường {i}", "288" if i % 3 else "290", str(i), "", "", "", PHONE] for i in range(40)]
+    _load(database, settings, rows, mode="append")
+    with database.session() as s:
+        view = access_dataset(s, SYSTEM, "truong-hoc")
+        path = service.snapshot_file(view, settings.data_dir, public=True)
+        full = service.snapshot_file(view, settings.data_dir, public=False)
+    index = store.index_path(path, "huyen")
+    assert index.exists() and not store.index_path(path, "ten").exists()
+    columns = [r[0] for r in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{index}')").fetchall()]
+    assert "dien_thoai" not in columns  # index copies are made from public columns only
+    for kw in ({}, {"sort": "so_hoc_sinh desc"}, {"offset": 5}, {"q": "Trường 1"}):
+        with_index = store.search(path, view.public_fields, filters={"huyen": "290"}, limit=7, **kw)
+        without = store.search(full, view.public_fields, filters={"huyen": "290"}, limit=7, **kw)
+        assert with_index == without and with_index.total > 0, kw

@@ -48,6 +48,13 @@ class FieldDef:
     minimum: float | None = None
     maximum: float | None = None
     description: str = ""
+    indexed: bool = False
+
+    @property
+    def filter_index(self) -> bool:
+        """Whether the public snapshot gets an index copy for filters on this field: declared
+        ``indexed``, or a category-list code (few distinct values, the usual filter)."""
+        return (self.indexed or self.type == "code") and not self.personal
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> FieldDef:
@@ -77,7 +84,8 @@ class FieldDef:
                    title_en=str(raw.get("title_en") or "")[:200], unit=str(raw.get("unit") or "")[:40],
                    required=bool(raw.get("required", False)), codelist=str(codelist) if codelist else None,
                    personal=bool(raw.get("personal", False)), minimum=bounds.get("minimum"),
-                   maximum=bounds.get("maximum"), description=str(raw.get("description") or "")[:500])
+                   maximum=bounds.get("maximum"), description=str(raw.get("description") or "")[:500],
+                   indexed=bool(raw.get("indexed", False)))
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "title": self.title, "type": self.type}
@@ -87,6 +95,8 @@ class FieldDef:
                 out[attr] = value
         out["required"] = self.required
         out["personal"] = self.personal
+        if self.indexed:
+            out["indexed"] = True
         return out
 
 

@@ -29,6 +29,7 @@ class FieldIn(BaseModel):
     minimum: float | None = None
     maximum: float | None = None
     description: str = Field("", max_length=500)
+    indexed: bool = Field(False, description="Keep an index for filters on this field (code fields always have one)")
 
 
 class DatasetCreate(BaseModel):

@@ -164,7 +164,23 @@ def write_snapshot(prep: Prepared, fields: list[FieldDef], exclude_rows: set[int
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
     con.execute(f"COPY (SELECT {public_cols} FROM final ORDER BY _id) TO {_lit(target_public)} "  # noqa: S608
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    for f in fields:
+        if f.filter_index:
+            # The public rows again, ordered by the field: a filter on it reads only the row groups
+            # whose min/max can hold the value (a clustered index; see ``search``).
+            con.execute(f"COPY (SELECT {public_cols} FROM final ORDER BY {_q(f.name)}, _id) TO "  # noqa: S608
+                        f"{_lit(index_path(target_public, f.name))} "
+                        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {INDEX_ROW_GROUP})")
     return int(con.execute("SELECT count(*) FROM final").fetchone()[0])  # type: ignore[index]
+
+
+INDEX_ROW_GROUP = 32_768
+"""Rows per row group of an index copy: small groups make a filter read little beyond its matches."""
+
+
+def index_path(public: Path, field: str) -> Path:
+    """The index copy of a public snapshot for filters on ``field``."""
+    return public.with_name(f"{public.stem}.by-{field}.parquet")
 
 
 def replaced_ids(prep: Prepared) -> list[int]:
@@ -263,12 +279,20 @@ def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     source = f"read_parquet({_lit(path)})"
     select = ", ".join(_q(n) for n in wanted)
+    # A filter on an indexed field reads its index copy (the same rows ordered by that field), so
+    # only the row groups that can hold the value are read; the page is then found in two steps.
+    indexed = [name for name in (filters or {}) if name in by_name and by_name[name].filter_index
+               and index_path(path, name).exists()]
+    two_step = order != "_id"
+    if indexed and path.name.endswith("-public.parquet"):
+        source = f"read_parquet({_lit(index_path(path, indexed[0]))})"
+        two_step = True
     con = connect()
     try:
         # The count and the page are two queries: a window count over the matches would make DuckDB
         # keep every matching row (all columns) in memory before it can cut the page.
         total = int(con.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0])  # type: ignore[index]  # noqa: S608
-        if order == "_id" or total == 0 or offset >= total:
+        if not two_step or total == 0 or offset >= total:
             rows = con.execute(f"SELECT {select} FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
                                [*params, int(limit), int(offset)]).fetchall() if total and offset < total else []
         else:
@@ -279,9 +303,11 @@ def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any
             rows = []
             if ids:
                 marks = ", ".join("?" for _ in ids)
+                # Repeating the filter lets an index copy skip to the value's row groups again.
+                extra = (" AND " + " AND ".join(where)) if where else ""
                 got = con.execute(f"SELECT _id AS __id, {select} FROM {source} "  # noqa: S608
-                                  f"WHERE _id BETWEEN ? AND ? AND _id IN ({marks})",
-                                  [min(ids), max(ids), *ids]).fetchall()
+                                  f"WHERE _id BETWEEN ? AND ? AND _id IN ({marks}){extra}",
+                                  [min(ids), max(ids), *ids, *params]).fetchall()
                 by_id = {int(r[0]): r[1:] for r in got}
                 rows = [by_id[i] for i in ids if i in by_id]
     except (duckdb.ConversionException, duckdb.InvalidInputException):
