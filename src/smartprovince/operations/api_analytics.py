@@ -10,7 +10,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/operations", tags=["operations analytics"])
 
 READ = kpi_engine.READ
 MANAGE = kpi_engine.MANAGE
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def no_nul(value: Any) -> Any:
@@ -191,15 +193,62 @@ def put_kpi(code: str, body: KpiDefinitionIn, session: DbSession,
 
 
 @router.post("/kpis/{code}/values", response_model=KpiValueOut)
-def compute_kpi(code: str, body: ComputeIn, session: DbSession,
+def compute_kpi(code: str, body: ComputeIn, request: Request, session: DbSession,
                 actor: Actor = Depends(require(MANAGE))) -> KpiValueOut:
     """Compute and store the KPI for a period and area; raises ``operations.kpi.alarm`` when it gets worse."""
     area = _area(session, actor, body.org_code)
     row = kpi_engine.compute_kpi(session, actor=actor, code=no_nul(code), period=body.period,
-                                 org_id=area.id if area else None)
+                                 org_id=area.id if area else None, settings=request.app.state.settings)
     out = _value(row)
     assert out is not None  # noqa: S101 - compute always returns a row
     return out
+
+
+class AreaValueOut(BaseModel):
+    """The value of a KPI in one area for a period (evaluated from its sources, not stored)."""
+
+    org_id: str
+    code: str
+    name: str
+    level: str
+    value: float | None
+    target: float | None
+    status: str
+
+
+class AreasOut(BaseModel):
+    """A KPI for a period in an area and in each of its child areas (drill-down)."""
+
+    kpi: str
+    period: str
+    area: AreaValueOut
+    children: list[AreaValueOut]
+
+
+@router.get("/kpis/{code}/areas", response_model=AreasOut)
+def kpi_areas(code: str, request: Request, session: DbSession, period: str = Query(max_length=10),
+              org: str | None = Query(default=None, max_length=64),
+              actor: Actor = Depends(require(READ))) -> AreasOut:
+    """The KPI for ``period`` in the area ``org`` (default the province) and in each child area it holds."""
+    area = _area(session, actor, org)
+    data = kpi_engine.values_by_area(session, no_nul(code), period, area.id if area else None,
+                                     settings=request.app.state.settings, actor=actor)
+    return AreasOut.model_validate(data)
+
+
+@router.get("/kpis/{code}/export", summary="A KPI's stored values as CSV or XLSX",
+            responses={200: {"content": {"text/csv": {}, XLSX: {}}}, 404: {"description": "Not found"}})
+def export_kpi(code: str, session: DbSession, format: Literal["csv", "xlsx"] = "csv",
+               org: str | None = Query(default=None, max_length=64),
+               actor: Actor = Depends(require(READ))) -> Response:
+    """Every stored value of the KPI (all areas the reader may see, or only ``org``), as CSV or XLSX."""
+    area = _area(session, actor, org)
+    rows = kpi_engine.export_rows(session, actor, no_nul(code), org_id=(area.id if area else None) if org else None)
+    if format == "xlsx":
+        return Response(kpi_engine.to_xlsx(rows, title=code), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="kpi-{code}.xlsx"'})
+    return Response(kpi_engine.to_csv(rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="kpi-{code}.csv"'})
 
 
 def incident_points(session: Session, actor: Actor, *, days: int, category: str | None) -> np.ndarray:

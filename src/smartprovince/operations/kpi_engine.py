@@ -28,9 +28,10 @@ from __future__ import annotations
 import ast
 import calendar
 import json
+import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,8 @@ from smartprovince.core.clock import VN_TZ, now
 from smartprovince.core.db import Base, UTCDateTime
 from smartprovince.core.errors import NotFound, ValidationProblem
 from smartprovince.core.ids import new_id
-from smartprovince.core.security import Actor
-from smartprovince.operations.models import DailyCount, Incident
+from smartprovince.core.security import SYSTEM, Actor
+from smartprovince.operations.models import Incident
 
 DATA_DIR = Path(__file__).with_name("kpi_data")
 READ = "operations.analytics.read"
@@ -170,26 +171,34 @@ def period_of(day: date, frequency: str) -> str:
 # ------------------------------------------------------------------------------------------ sources
 
 
-@dataclass(frozen=True)
+@dataclass
 class SourceContext:
-    """What a data source is asked for: the KPI, the period and the area (``org`` ``None`` = province)."""
+    """What a data source is asked for: the KPI, the period and the area (``org`` ``None`` = province).
+
+    ``settings`` locate the warehouse; ``cache`` keeps warehouse answers for one batch of computations
+    (one query per source and period serves the province and every area below it).
+    """
 
     kpi: KpiDefinition
     period: Period
     org: Any
+    settings: Any = None
+    cache: dict[tuple[str, date, date, str], Any] = field(default_factory=dict)
 
 
 DataSource = Callable[[Session, SourceContext], float | None]
 SOURCES: dict[str, DataSource] = {}
 SOURCE_LABELS: dict[str, str] = {}
+SOURCE_KINDS: dict[str, str] = {}
 
 
-def data_source(name: str, label: str) -> Callable[[DataSource], DataSource]:
+def data_source(name: str, label: str, kind: str = "code") -> Callable[[DataSource], DataSource]:
     """Register a data source under a dotted ``name`` usable in formulas (``label``: Vietnamese description)."""
 
     def deco(fn: DataSource) -> DataSource:
         SOURCES[name] = fn
         SOURCE_LABELS[name] = label
+        SOURCE_KINDS[name] = kind
         return fn
 
     return deco
@@ -205,54 +214,149 @@ def _match(entries: list[dict[str, Any]], period: str, org_code: str | None) -> 
     return None
 
 
-@data_source("reference", "Giá trị tham chiếu ghi trong định nghĩa (số liệu báo cáo, kế hoạch)")
+@data_source("reference", "Giá trị tham chiếu ghi trong định nghĩa (số liệu báo cáo, kế hoạch)", "reference")
 def _reference(session: Session, ctx: SourceContext) -> float | None:
     return _match(ctx.kpi.reference, ctx.period.code, ctx.org.code if ctx.org is not None else None)
 
 
-def _daily(metric: str) -> DataSource:
+# ------------------------------------------------------------------------------------------ warehouse sources
+
+SOURCE_DIR = DATA_DIR / "sources"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WarehouseQuery:
+    """Truy vấn kho dữ liệu — a named SQL query over the data hub's warehouse views, defined as data
+    (``kpi_data/sources/*.json``), usable as a data source in KPI formulas.
+
+    The SQL receives ``:period_start`` and ``:period_end`` (the period's first instant and the first
+    instant after it, Vietnam time) and ``:org_path`` (the area's path prefix, ``""`` = province), and
+    answers rows ``(org_path, value)``: an **additive** figure (a count or a sum) per organisation path.
+    The engine adds the rows under an area, so one answer serves the province and every district and
+    commune below it. Averages and rates are written in the formula (``sum / count``), never in SQL.
+
+    * ``by_day`` — the rows also carry ``day`` (the Vietnamese calendar day, ``CAST(x AS DATE)``) and the
+      figure adds over days too: one query over many months then serves every day, week, month, quarter
+      and year inside them (:func:`prefetch`).
+    * ``additive`` false — a figure that cannot be added over areas (a count of distinct things) answers
+      one row for ``:org_path`` and is asked again for every area and period.
+    * ``months`` — a query answering the months the view holds data for (column ``month``; backfill).
+    """
+
+    name: str
+    label: str
+    sql: str
+    view: str = ""
+    months: str = ""
+    additive: bool = True
+    by_day: bool = False
+
+
+WAREHOUSE_QUERIES: dict[str, WarehouseQuery] = {}
+Rows = list[tuple[str, Any, float]]  # (org_path, day or None, value)
+
+
+def _warehouse_call(settings: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ask the data hub's warehouse (its public interface). A missing warehouse raises :class:`LookupError`."""
+    from smartprovince import datahub
+
+    query = getattr(datahub, "warehouse_query", None)
+    if query is None:
+        raise LookupError("the data hub has no warehouse")
+    if settings is None:
+        from smartprovince.settings import get_settings
+
+        settings = get_settings()
+    used = set(_PARAM.findall(sql))
+    return list(query(settings, _PARAM.sub(r"$\1", sql), {k: v for k, v in params.items() if k in used}))
+
+
+# ``:name`` parameters (as the definitions write them) become DuckDB's ``$name``; ``::`` casts are left alone.
+_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+def _ask(settings: Any, q: WarehouseQuery, start: date, end: date, path: str) -> Rows | None:
+    params = {"period_start": datetime.combine(start, time(), tzinfo=VN_TZ),
+              "period_end": datetime.combine(end, time(), tzinfo=VN_TZ), "org_path": path}
+    try:
+        raw = _warehouse_call(settings, q.sql, params)
+    except Exception as exc:  # noqa: BLE001 - any warehouse failure means "no value", never a crash
+        log.warning("warehouse query %s failed: %s", q.name, exc)
+        return None
+    out: Rows = []
+    for r in raw:
+        day = r.get("day") if q.by_day else None
+        if isinstance(day, datetime):
+            day = day.astimezone(VN_TZ).date()
+        out.append((str(r.get("org_path") or ""), day, float(r.get("value") or 0)))
+    return out
+
+
+def prefetch(cache: dict[Any, Any], settings: Any, names: set[str], start: date, end: date) -> None:
+    """Ask every day-by-day query among ``names`` once for the days ``[start, end)`` of the whole province;
+    computations that share ``cache`` then read any period inside from it."""
+    for n in sorted(names):
+        q = WAREHOUSE_QUERIES.get(n)
+        if q is not None and q.by_day and q.additive:
+            cache[(q.name, start, end, "")] = _ask(settings, q, start, end, "")
+
+
+def warehouse_rows(ctx: SourceContext, q: WarehouseQuery) -> Rows | None:
+    """The rows of ``q`` for the context's period that cover the context's area (``None``: no answer).
+
+    Answers are cached in the context per (query, first day, end day, path): a cached answer covers a
+    period inside its days (day-by-day queries) or the same period, and an ancestor's path covers its
+    descendants (additive queries).
+    """
+    want = ctx.org.path if ctx.org is not None else ""
+    start, end = ctx.period.start, ctx.period.end
+    for (name, c_start, c_end, path), rows in ctx.cache.items():
+        if name != q.name or not (want == path or (q.additive and want.startswith(path))):
+            continue
+        if (c_start, c_end) == (start, end) or (q.by_day and c_start <= start and end <= c_end):
+            if rows is None or not q.by_day or (c_start, c_end) == (start, end):
+                return rows
+            return [r for r in rows if r[1] is not None and start <= r[1] < end]
+    rows = _ask(ctx.settings, q, start, end, want)
+    ctx.cache[(q.name, start, end, want)] = rows
+    return rows
+
+
+def _warehouse_source(q: WarehouseQuery) -> DataSource:
     def read(session: Session, ctx: SourceContext) -> float | None:
-        stmt = select(func.coalesce(func.sum(DailyCount.count), 0)).where(
-            DailyCount.metric == metric, DailyCount.day >= ctx.period.start, DailyCount.day < ctx.period.end
-        )
-        if ctx.org is not None:
-            stmt = stmt.where(DailyCount.org_path.startswith(ctx.org.path))
-        return float(session.scalar(stmt) or 0)
+        rows = warehouse_rows(ctx, q)
+        if rows is None:
+            return None
+        prefix = ctx.org.path if ctx.org is not None else ""
+        if not q.additive:
+            return float(sum(v for _, _, v in rows))
+        return float(sum(v for p, _, v in rows if p.startswith(prefix)))
 
     return read
 
 
-for _metric, _label in {
-    "dossiers.received": "Hồ sơ TTHC tiếp nhận",
-    "dossiers.received_online": "Hồ sơ TTHC tiếp nhận trực tuyến",
-    "dossiers.finished": "Hồ sơ TTHC đã giải quyết",
-    "dossiers.finished_on_time": "Hồ sơ TTHC giải quyết đúng hạn",
-    "reports.received": "Phản ánh của người dân tiếp nhận",
-    "reports.resolved": "Phản ánh của người dân đã xử lý",
-}.items():
-    data_source(_metric, _label)(_daily(_metric.replace(".", "_", 1)))
+def register_warehouse_query(spec: dict[str, Any]) -> WarehouseQuery:
+    """Register one warehouse query (``name``, ``label``, ``sql``; optional ``view``, ``months``, ``additive``)."""
+    q = WarehouseQuery(name=str(spec["name"]), label=str(spec.get("label", spec["name"])), sql=str(spec["sql"]),
+                       view=str(spec.get("view", "")), months=str(spec.get("months", "")),
+                       additive=bool(spec.get("additive", True)), by_day=bool(spec.get("by_day", False)))
+    WAREHOUSE_QUERIES[q.name] = q
+    data_source(q.name, q.label, "warehouse")(_warehouse_source(q))
+    return q
 
 
-def _incidents(ctx: SourceContext, column: Any) -> Any:
-    stmt = select(func.count()).select_from(Incident).where(column >= ctx.period.since, column < ctx.period.until)
-    if ctx.org is not None:
-        stmt = stmt.where(Incident.org_path.startswith(ctx.org.path))
-    return stmt
+def load_warehouse_queries() -> int:
+    """Register every query of ``kpi_data/sources/*.json`` (each file holds a list); returns how many."""
+    n = 0
+    for path in sorted(SOURCE_DIR.glob("*.json")):
+        for spec in json.loads(path.read_text(encoding="utf-8")):
+            register_warehouse_query(spec)
+            n += 1
+    return n
 
 
-@data_source("incidents.opened", "Sự cố phát sinh trong kỳ")
-def _incidents_opened(session: Session, ctx: SourceContext) -> float | None:
-    return float(session.scalar(_incidents(ctx, Incident.opened_at)) or 0)
-
-
-@data_source("incidents.resolved", "Sự cố xử lý xong trong kỳ")
-def _incidents_resolved(session: Session, ctx: SourceContext) -> float | None:
-    return float(session.scalar(_incidents(ctx, Incident.resolved_at)) or 0)
-
-
-@data_source("incidents.critical", "Sự cố nghiêm trọng phát sinh trong kỳ")
-def _incidents_critical(session: Session, ctx: SourceContext) -> float | None:
-    return float(session.scalar(_incidents(ctx, Incident.opened_at).where(Incident.severity == "critical")) or 0)
+load_warehouse_queries()
 
 
 # ------------------------------------------------------------------------------------------ formulas
@@ -384,12 +488,22 @@ def define_kpi(session: Session, *, actor: Actor, code: str, data: dict[str, Any
     return row
 
 
-def bundled_definitions() -> list[dict[str, Any]]:
-    """Every KPI definition shipped in ``kpi_data/*.json`` (each file holds a list of definitions)."""
+def _bundled() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for path in sorted(DATA_DIR.glob("*.json")):
         out.extend(json.loads(path.read_text(encoding="utf-8")))
     return out
+
+
+def bundled_definitions() -> list[dict[str, Any]]:
+    """Every KPI definition shipped in ``kpi_data/*.json`` (each file holds a list of definitions)."""
+    return [d for d in _bundled() if "unavailable" not in d]
+
+
+def unavailable_indicators() -> list[dict[str, Any]]:
+    """Indicators of the international sets (ISO 37120, ISO 37122, ITU-T Y.4903) the platform cannot compute
+    yet, each with ``standard``, ``number``, ``name`` and the reason (``unavailable``); listed on the KPI page."""
+    return [d for d in _bundled() if "unavailable" in d]
 
 
 def load_definitions(session: Session, *, actor: Actor, overwrite: bool = False) -> int:
@@ -413,27 +527,47 @@ def get_definition(session: Session, code: str) -> KpiDefinition:
     return row
 
 
-def compute_kpi(session: Session, *, actor: Actor, code: str, period: str, org_id: str | None = None) -> KpiValue:
-    """Compute KPI ``code`` for ``period`` in the area ``org_id`` (``None`` = province) and store the value.
+def _org(session: Session, org_id: str | None) -> Any:
+    if not org_id:
+        return None
+    org = identity.get_org(session, org_id)
+    if org is None:
+        raise NotFound("Không tìm thấy đơn vị.")
+    return org
 
-    Reads every source of the formula, evaluates it, finds the target, sets the status, compares it with
-    the area's previous value and, when it got worse, marks an alarm and publishes
-    ``operations.kpi.alarm``. Always writes an audit row and publishes ``operations.kpi.computed``.
+
+def evaluate_kpi(session: Session, kpi: KpiDefinition, per: Period, org: Any, *, settings: Any = None,
+                 cache: dict[Any, Any] | None = None) -> dict[str, Any]:
+    """Evaluate ``kpi`` for the period and area without storing anything.
+
+    Returns ``value`` (rounded, ``None`` when a source has no value), ``target``, ``status`` and the
+    ``sources`` values. Pass the same ``cache`` to evaluate many areas or KPIs with one warehouse
+    query per source and period.
     """
-    kpi = get_definition(session, code)
-    per = parse_period(period)
-    org = None
-    if org_id:
-        org = identity.get_org(session, org_id)
-        if org is None:
-            raise NotFound("Không tìm thấy đơn vị.")
-    ctx = SourceContext(kpi=kpi, period=per, org=org)
+    ctx = SourceContext(kpi=kpi, period=per, org=org, settings=settings, cache=cache if cache is not None else {})
     _, names = parse_formula(kpi.formula)
     values = {n: SOURCES[n](session, ctx) for n in sorted(names)}
     value = evaluate(kpi.formula, values)
     value = None if value is None else round(value, 4)
     target = _match(kpi.targets, per.code, org.code if org is not None else None)
-    status = status_of(value, target, kpi.direction, kpi.amber_band)
+    return {"value": value, "target": target, "status": status_of(value, target, kpi.direction, kpi.amber_band),
+            "sources": values}
+
+
+def compute_kpi(session: Session, *, actor: Actor, code: str, period: str, org_id: str | None = None,
+                settings: Any = None, cache: dict[Any, Any] | None = None) -> KpiValue:
+    """Compute KPI ``code`` for ``period`` in the area ``org_id`` (``None`` = province) and store the value.
+
+    Reads every source of the formula (warehouse sources through ``settings``), evaluates it, finds the
+    target, sets the status, compares it with the area's previous value and, when it got worse, marks an
+    alarm and publishes ``operations.kpi.alarm``. Always writes an audit row and publishes
+    ``operations.kpi.computed``.
+    """
+    kpi = get_definition(session, code)
+    per = parse_period(period)
+    org = _org(session, org_id)
+    result = evaluate_kpi(session, kpi, per, org, settings=settings, cache=cache)
+    value, target, status = result["value"], result["target"], result["status"]
     key_org = org.id if org is not None else ""
     prev = session.scalars(
         select(KpiValue).where(KpiValue.kpi_code == code, KpiValue.org_id == key_org, KpiValue.period < per.code)
@@ -453,11 +587,127 @@ def compute_kpi(session: Session, *, actor: Actor, code: str, period: str, org_i
     payload = {"code": code, "name": kpi.name, "period": per.code, "org_id": key_org, "value": value,
                "target": target, "status": status, "previous_status": previous_status}
     audit.record(session, actor=actor, action="operations.kpi.computed", object_type="operations.kpi",
-                 object_id=code, data={**payload, "sources": values}, org_path=row.org_path or None)
+                 object_id=code, data={**payload, "sources": result["sources"]}, org_path=row.org_path or None)
     bus.publish(session, "operations.kpi.computed", payload, key=code)
     if alarm:
         bus.publish(session, "operations.kpi.alarm", payload, key=code)
     return row
+
+
+def child_areas(session: Session, parent_org_id: str | None) -> tuple[Any, list[Any]]:
+    """The area ``parent_org_id`` (``None`` = the province, root of the tree) and its active child areas.
+
+    Child areas are the administrative units below it (districts, communes …); bodies and departments
+    are not areas.
+    """
+    Org = identity.Organisation
+    if parent_org_id:
+        parent = _org(session, parent_org_id)
+    else:
+        parent = session.scalars(select(Org).where(Org.parent_id.is_(None)).order_by(Org.depth, Org.code)).first()
+    if parent is None:
+        return None, []
+    children = session.scalars(
+        select(Org).where(Org.parent_id == parent.id, Org.active.is_(True), Org.level.in_(AREA_LEVELS))
+        .order_by(Org.code)
+    ).all()
+    return parent, list(children)
+
+
+AREA_LEVELS = ("province", "city", "district", "town", "commune", "ward")
+
+
+def values_by_area(session: Session, code: str, period: str, parent_org_id: str | None = None, *,
+                   settings: Any = None, actor: Actor | None = None) -> dict[str, Any]:
+    """The value of KPI ``code`` for ``period`` in an area and in each of its child areas — the wall's drill-down
+    (province → districts → communes).
+
+    Evaluated from the sources (the warehouse: one query per source for the whole list), not stored.
+    Returns ``{"kpi", "period", "area": {...}, "children": [{...}, ...]}``; each item holds ``org_id``,
+    ``code``, ``name``, ``level``, ``value``, ``target``, ``status``. With ``actor``, children outside the
+    actor's scope are left out (the area itself must be readable, else :class:`NotFound`).
+    """
+    kpi = get_definition(session, code)
+    per = parse_period(period)
+    parent, children = child_areas(session, parent_org_id)
+    if actor is not None and parent is not None and parent_org_id and not actor.can(READ, parent.path):
+        raise NotFound("Không tìm thấy đơn vị.")
+    cache: dict[Any, Any] = {}
+    root = parent if parent_org_id else None
+
+    def item(org: Any) -> dict[str, Any]:
+        r = evaluate_kpi(session, kpi, per, org, settings=settings, cache=cache)
+        return {"org_id": org.id if org is not None else "", "code": org.code if org is not None else "",
+                "name": org.name if org is not None else (parent.name if parent is not None else ""),
+                "level": org.level if org is not None else "province", "value": r["value"],
+                "target": r["target"], "status": r["status"]}
+
+    area = item(root)
+    rows = [item(c) for c in children if actor is None or actor.can(READ, c.path)]
+    return {"kpi": code, "period": per.code, "area": area, "children": rows}
+
+
+def compute_for_areas(session: Session, *, actor: Actor, code: str, periods: list[str], depth: int = 1,
+                      settings: Any = None, cache: dict[Any, Any] | None = None) -> int:
+    """Compute and store ``code`` for every period, for the province and its areas ``depth`` levels down
+    (1 = districts, 2 = communes too). Returns how many values were stored. The day-by-day sources are
+    asked once for all the periods (pass ``cache`` to share the answers with other KPIs)."""
+    cache = {} if cache is None else cache
+    if periods:
+        pers = [parse_period(p) for p in periods]
+        _, names = parse_formula(get_definition(session, code).formula)
+        missing = {n for n in names if not any(k[0] == n for k in cache)}
+        prefetch(cache, settings, missing, min(p.start for p in pers), max(p.end for p in pers))
+    parent, children = child_areas(session, None)
+    areas: list[Any] = [None]
+    level = children
+    for _ in range(depth):
+        areas.extend(level)
+        level = [g for c in level for g in child_areas(session, c.id)[1]]
+    n = 0
+    for p in periods:
+        for org in areas:
+            compute_kpi(session, actor=actor, code=code, period=p, org_id=org.id if org is not None else None,
+                        settings=settings, cache=cache)
+            n += 1
+    return n
+
+
+ALARM_SEVERITY = {"red": "high", "amber": "medium"}
+ALARM_RECENT_DAYS = 40
+
+
+@bus.subscribe("operations.kpi.alarm", name="operations.kpi_alarm_incident")
+def on_kpi_alarm(session: Session, event: bus.Event) -> None:
+    """A KPI got worse than its previous period: raise it as an IOC event (an incident of category
+    ``kpi_alarm`` in the area's unit) so the operators see it on the wall and follow it up.
+
+    Linked by ``kpi_value`` = ``code/period/org`` so a value computed again joins the same incident. Only
+    current periods raise one (the period ended less than :data:`ALARM_RECENT_DAYS` ago): a backfill of old
+    months marks its alarms on the chart without flooding the operators. Incidents of source ``kpi`` are
+    left out of the incident KPIs.
+    """
+    from smartprovince.operations import service
+
+    p = event.payload if isinstance(event.payload, dict) else {}
+    code, period, org_id = str(p.get("code", ""))[:60], str(p.get("period", ""))[:10], str(p.get("org_id") or "")
+    if not code or not period:
+        return
+    try:
+        per = parse_period(period)
+    except ValidationProblem:
+        return
+    if per.end < now().astimezone(VN_TZ).date() - timedelta(days=ALARM_RECENT_DAYS):
+        return
+    value, target = p.get("value"), p.get("target")
+    previous = STATUS_LABELS.get(str(p.get("previous_status")), "")
+    title = f"Chỉ số «{str(p.get('name') or code)[:200]}» kỳ {period}: {STATUS_LABELS.get(str(p.get('status')), '')}"
+    service.open_incident(session, actor=SYSTEM, data=service.IncidentInput(
+        source="kpi", category="kpi_alarm", title=title[:300],
+        description=f"Giá trị {value} so với mục tiêu {target} (kỳ trước: {previous}).",
+        severity=ALARM_SEVERITY.get(str(p.get("status")), "medium"), org_id=org_id[:32] or None,
+        links=[("kpi_value", f"{code}/{period}/{org_id}"[:200])],
+    ))
 
 
 # ------------------------------------------------------------------------------------------ reads
@@ -499,6 +749,63 @@ def tiles(session: Session, actor: Actor, *, org_id: str = "") -> list[dict[str,
             trend = "up" if last.value > prev.value else ("down" if last.value < prev.value else "flat")
         out.append({"definition": d, "last": last, "trend": trend, "spark": [v.value for v in vals[-12:]]})
     return out
+
+
+EXPORT_COLUMNS = ("kpi_code", "kpi_name", "unit", "period", "area_code", "area_name", "value", "target", "status",
+                  "alarm", "computed_at")
+
+
+def export_rows(session: Session, actor: Actor, code: str, *, org_id: str | None = None) -> list[dict[str, Any]]:
+    """Every stored value of ``code`` the actor may read — all areas, or only ``org_id`` (``""`` = province) —
+    by period then area, as flat rows (:data:`EXPORT_COLUMNS`) for CSV / XLSX."""
+    d = get_definition(session, code)
+    stmt = select(KpiValue).where(KpiValue.kpi_code == code)
+    if org_id is not None:
+        stmt = stmt.where(KpiValue.org_id == org_id)
+    rows = [r for r in session.scalars(stmt.order_by(KpiValue.period, KpiValue.org_path)) if visible(actor, r.org_path)]
+    orgs: dict[str, Any] = {}
+    for oid in {r.org_id for r in rows if r.org_id}:
+        orgs[oid] = identity.get_org(session, oid)
+    out = []
+    for r in rows:
+        org = orgs.get(r.org_id)
+        out.append({"kpi_code": d.code, "kpi_name": d.name, "unit": d.unit, "period": r.period,
+                    "area_code": org.code if org is not None else "", "area_name": org.name if org is not None else "",
+                    "value": r.value, "target": r.target, "status": r.status, "alarm": r.alarm,
+                    "computed_at": r.computed_at.astimezone(VN_TZ).isoformat(timespec="seconds")})
+    return out
+
+
+def to_csv(rows: list[dict[str, Any]]) -> bytes:
+    """CSV (UTF-8 with BOM so spreadsheet programs read the Vietnamese letters) of :func:`export_rows`."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(EXPORT_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r[k] is None else r[k]) for k in EXPORT_COLUMNS})
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx(rows: list[dict[str, Any]], *, title: str = "KPI") -> bytes:
+    """An XLSX workbook (one sheet, typed numbers) of :func:`export_rows`."""
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None  # noqa: S101 - a new workbook always has a sheet
+    ws.title = re.sub(r"[\[\]:*?/\\]", "_", title)[:31] or "KPI"
+    ws.append(list(EXPORT_COLUMNS))
+    for r in rows:
+        ws.append([r[k] for k in EXPORT_COLUMNS])
+    ws.freeze_panes = "A2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------------------ manifest parts
@@ -588,31 +895,84 @@ def _demo_history(session: Session, *, count: int = 3000) -> int:
     return len(rows)
 
 
+def data_months(settings: Any, names: set[str], *, limit: int = 24,
+                known: dict[str, set[str]] | None = None) -> list[str]:
+    """The months (at most the last ``limit``) in which the warehouse views behind ``names`` hold data
+    (``known`` keeps each view's answer for the next call)."""
+    views = {WAREHOUSE_QUERIES[n].view for n in names if n in WAREHOUSE_QUERIES}
+    months: set[str] = set()
+    known = {} if known is None else known
+    for view in sorted(views):
+        if view in known:
+            months |= known[view]
+            continue
+        known[view] = set()
+        sql = next((w.months for w in WAREHOUSE_QUERIES.values() if w.view == view and w.months), "")
+        if not sql:
+            continue
+        try:
+            rows = _warehouse_call(settings, sql, {})
+        except Exception as exc:  # noqa: BLE001 - no warehouse, no months
+            log.warning("warehouse months of %s failed: %s", view, exc)
+            continue
+        for r in rows:
+            m = r.get("month")
+            if isinstance(m, datetime):
+                known[view].add(period_of(m.astimezone(VN_TZ).date(), "month"))
+        months |= known[view]
+    return sorted(months)[-limit:]
+
+
+def refresh_values(db: Any, settings: Any, *, depth: int = 1, progress: Callable[..., Any] | None = None) -> int:
+    """Compute and store every warehouse KPI for every month the warehouse has data for, for the province and
+    its areas ``depth`` levels down (1 = districts). Returns how many values were stored."""
+    with db.session(write=False) as s:
+        defs = [(d.code, d.formula) for d in definitions(s)]
+    n = 0
+    known: dict[str, set[str]] = {}
+    cache: dict[Any, Any] = {}
+    for i, (code, formula) in enumerate(defs, start=1):
+        if progress is not None:
+            progress("Chỉ số KPI từ kho dữ liệu", i, len(defs))
+        try:
+            _, names = parse_formula(formula)
+        except ValidationProblem:
+            continue
+        if not names or any(SOURCE_KINDS.get(x) != "warehouse" for x in names):
+            continue
+        months = data_months(settings, names, known=known)
+        if months:
+            with db.session() as s:
+                n += compute_for_areas(s, actor=SYSTEM, code=code, periods=months, depth=depth, settings=settings,
+                                       cache=cache)
+    return n
+
+
 def load_demo(db: Any, settings: Any, progress: Callable[..., Any]) -> None:
     """Demo analytics: the bundled KPI definitions, a year of historical incidents (for hotspots and
-    forecasts), and the KPI values: reference figures for their periods, computed ones for 12 months."""
-    from smartprovince.core.security import SYSTEM
-
+    forecasts), the reference values, then a warehouse sync and the warehouse KPIs for every month the
+    warehouse holds data for (province and districts)."""
     progress("Chỉ số KPI và dữ liệu phân tích", None, None)
     with db.session() as s:
         load_definitions(s, actor=SYSTEM)
         _demo_history(s)
-    today = now().astimezone(VN_TZ).date()
-    months = []
-    d = today.replace(day=1)
-    for _ in range(12):
-        d = (d - timedelta(days=1)).replace(day=1)
-        months.append(period_of(d, "month"))
-    months.reverse()
-    defs = bundled_definitions()
-    for n, kd in enumerate(defs, start=1):
-        progress("Chỉ số KPI và dữ liệu phân tích", n, len(defs))
+    for kd in bundled_definitions():
+        if kd["formula"] != "reference":
+            continue
         periods = sorted({str(e["period"]) for e in kd.get("reference", []) if e.get("period") != "*"})
-        if kd["frequency"] == "month" and kd["formula"] != "reference":
-            periods = months
         with db.session() as s:
             for p in periods:
-                compute_kpi(s, actor=SYSTEM, code=kd["code"], period=p)
+                compute_kpi(s, actor=SYSTEM, code=kd["code"], period=p, settings=settings)
+    from smartprovince import datahub
+
+    sync = getattr(datahub, "sync_warehouse", None)
+    if sync is not None:
+        progress("Đồng bộ kho dữ liệu", None, None)
+        try:
+            sync(db, settings)
+        except Exception as exc:  # noqa: BLE001 - the demo goes on; the KPIs then show "no data"
+            log.warning("warehouse sync failed in the demo: %s", exc)
+    refresh_values(db, settings, progress=progress)
 
 
 def with_demo(first: Callable[..., Any] | None) -> Callable[..., Any]:
