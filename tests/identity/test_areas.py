@@ -13,6 +13,7 @@ from sqlalchemy import select
 from smartprovince import identity
 from smartprovince.core.db import Database
 from smartprovince.core.security import SYSTEM
+from smartprovince.identity import areas as areas_module
 from smartprovince.identity.areas import (
     SOURCE_VORONOI,
     OrganisationArea,
@@ -167,7 +168,10 @@ def test_area_centre(hai_duong: Database) -> None:
         assert identity.area_centre(s, "no-such-id") is None
 
 
-def test_loading_again_changes_nothing_and_the_cache_follows_the_table(hai_duong: Database) -> None:
+def test_loading_again_changes_nothing_and_the_cache_follows_the_table(
+    hai_duong: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(areas_module, "CHECK_INTERVAL_S", 0.0)
     with hai_duong.session() as s:
         before = {a.org_id: (a.geometry, a.updated_at) for a in s.scalars(select(OrganisationArea))}
         identity.load_organisations(s, "hai-duong", actor=SYSTEM)
@@ -254,3 +258,21 @@ def test_api_locate_bad_input(client: Any, hai_duong: Database, params: dict[str
     r = client.get("/api/v1/areas/locate", params=params)
     assert r.status_code == status
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_cache_asks_the_database_again_after_its_interval(
+    hai_duong: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between two checks the cached shapes are used; after the interval a change by another process shows."""
+    import time
+
+    monkeypatch.setattr(areas_module, "CHECK_INTERVAL_S", 0.2)
+    with hai_duong.session() as s:
+        assert identity.locate(s, 106.33, 20.94) is not None
+    with hai_duong.session() as s:
+        s.execute(OrganisationArea.__table__.delete())  # like another process: no invalidate_cache()
+    with hai_duong.session() as s:
+        assert identity.locate(s, 106.33, 20.94) is not None  # still cached
+        time.sleep(0.25)
+        assert identity.locate(s, 106.33, 20.94) is None
+    invalidate_cache()

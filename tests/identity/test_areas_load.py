@@ -16,6 +16,7 @@ from smartprovince.cli import app
 from smartprovince.core.audit import verify
 from smartprovince.core.db import Database
 from smartprovince.core.security import SYSTEM
+from smartprovince.identity import areas as areas_module
 from smartprovince.identity.areas import SOURCE_OFFICIAL, SOURCE_VORONOI, OrganisationArea
 from smartprovince.settings import get_settings
 
@@ -180,7 +181,10 @@ def test_not_json_and_missing_file(cli: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "not a readable file" in result.output
 
 
-def test_a_deactivated_commune_is_not_located_and_its_neighbours_take_its_place(database: Database, drain: Any) -> None:
+def test_a_deactivated_commune_is_not_located_and_its_neighbours_take_its_place(
+    database: Database, drain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(areas_module, "CHECK_INTERVAL_S", 0.0)
     with database.session() as s:
         identity.load_organisations(s, "hai-duong", actor=SYSTEM)
         org = identity.get_org_by_code(s, "10507")
@@ -189,7 +193,7 @@ def test_a_deactivated_commune_is_not_located_and_its_neighbours_take_its_place(
         assert centre is not None and identity.locate(s, *centre) == org
         identity.deactivate_organisation(s, actor=SYSTEM, org_id=org_id)
     with database.session() as s:
-        # At once (the cache follows the organisations too), before any event is delivered.
+        # The cache follows the organisations too (here checked at every call), before any event is delivered.
         found = identity.locate(s, *centre)
         assert found is None or found.id != org_id
     drain()

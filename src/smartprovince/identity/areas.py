@@ -21,8 +21,10 @@ source and how good each position is: column ``quality``). A commune with no kno
 placeholder in the emptiest part of its district (``centre_quality = "placeholder"``), so that every
 commune still has a cell; the README says which ones.
 
-The shapes are cached in memory per database and rebuilt when the area table changes (any process:
-the cache compares the row count and the latest ``updated_at``).
+The shapes are cached in memory per database (an STR-tree of bounding boxes per level, prepared
+polygons). Writes in this process drop the cache; at most every :data:`CHECK_INTERVAL_S` a lookup asks
+the database whether the areas or the administrative organisations changed (row count, latest
+``updated_at``), so a change made by another process is seen within a second.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import io
 import json
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -625,6 +628,14 @@ class _LevelIndex:
 class _Snapshot:
     stamp: tuple[int, Any, Any]
     levels: dict[str, _LevelIndex]
+    checked_at: float = 0.0
+
+
+CHECK_INTERVAL_S = 1.0
+"""How long cached shapes are used before the database is asked again whether the areas changed.
+
+Writes in this process (``rebuild_areas``, ``load_areas``) drop the cache at once; a change made by
+another process (or a deactivated organisation) is seen within this interval."""
 
 
 _cache: dict[str, _Snapshot] = {}
@@ -654,9 +665,13 @@ def _stamp(session: Session) -> tuple[int, Any, Any]:
 
 def _snapshot(session: Session) -> _Snapshot:
     key = _cache_key(session)
-    stamp = _stamp(session)
     snap = _cache.get(key)
+    checked = time.monotonic()
+    if snap is not None and checked - snap.checked_at < CHECK_INTERVAL_S:
+        return snap
+    stamp = _stamp(session)
     if snap is not None and snap.stamp == stamp:
+        snap.checked_at = checked
         return snap
     rows = session.execute(
         select(OrganisationArea.org_id, OrganisationArea.level, OrganisationArea.geometry, OrganisationArea.source)
@@ -676,7 +691,7 @@ def _snapshot(session: Session) -> _Snapshot:
         level: _LevelIndex(ids, official, geoms, shapely.STRtree(geoms))
         for level, (ids, official, geoms) in grouped.items()
     }
-    snap = _Snapshot(stamp, levels)
+    snap = _Snapshot(stamp, levels, checked)
     with _cache_lock:
         _cache[key] = snap
     return snap
