@@ -83,7 +83,9 @@ def test_personal_fields_never_public(client, settings, make_user, login, loaded
                 "/api/3/action/package_search", "/api/3/action/datastore_search?resource_id=truong-hoc",
                 '/api/3/action/datastore_search?resource_id=truong-hoc&q=0912&fields=_id,ten',
                 "/catalog.ttl", "/catalog.jsonld", "/dataset/truong-hoc.ttl", "/opendata", "/opendata/search",
-                "/opendata/truong-hoc", "/opendata/truong-hoc/download/csv", "/opendata/truong-hoc/download/json"]:
+                "/opendata/truong-hoc", "/opendata/truong-hoc/download/csv", "/opendata/truong-hoc/download/json",
+                '/api/3/action/datastore_search?resource_id=truong-hoc&filters={"huyen":"288"}&sort=ma desc',
+                '/api/v1/datahub/datasets/truong-hoc/records?filters={"huyen":["288","290"]}']:
         r = client.get(url)
         assert r.status_code == 200, url
         bodies.append((url, r.text))

@@ -254,3 +254,19 @@ def test_console_source_form_pull_now_and_dataset_page(app, client, make_user, l
     assert 'id="pulls"' in public and "Trường THCS Bình Hàn" in public
     assert "127.0.0.1" not in public and "so-gd-api" not in public  # the agency URL and secret name stay inside
     assert client.post("/console/datahub/truong-hoc/pull", data={"csrf_token": "x"}).status_code == 403
+
+
+def test_scheduler_tick_holds_the_lease_and_remeasures_quality_daily(database, settings, loaded) -> None:
+    from smartprovince.datahub.models import QualityScore
+
+    ticker = scheduler.Scheduler(database, CONFIG, settings.data_dir)
+    other = scheduler.Scheduler(database, CONFIG, settings.data_dir)
+    with database.session() as s:
+        before = s.scalar(select(func.count()).select_from(QualityScore))
+    assert ticker.tick() == [] and other.tick() == []  # nothing due; only the first one holds the lease
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(QualityScore)) == before + 1
+    ticker.tick()  # not again the same day
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(QualityScore)) == before + 1
+    scheduler.release(database, ticker.holder)

@@ -1,5 +1,8 @@
 """Bộ lập lịch kéo dữ liệu — runs the due pulls in the app process, in one process of many.
 
+Once a day the holder also stores fresh quality scores of every dataset with data, so the "sống"
+(live) score and the history on the dataset page follow a dataset that stops being updated.
+
 Every API process starts a daemon thread (``on_startup``). On each tick a thread tries to take the
 lease on the ``datahub_scheduler_lock`` row with one conditional ``UPDATE`` (free, expired, or
 already its own); only the holder pulls, and it renews the lease on every tick. When the holder
@@ -33,7 +36,7 @@ LOCK_NAME = "pull"
 
 def holder_id() -> str:
     """Who this process is, for the lock row: host, process id and a random part."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{new_id()[:8]}"
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{new_id()}"
 
 
 def acquire(db: Database, holder: str, lease_seconds: float) -> bool:
@@ -95,6 +98,25 @@ def _record_failure(db: Database, name: str, error: str) -> PullRun:
         return run
 
 
+def remeasure_quality(db: Database) -> int:
+    """Store today's quality scores of every dataset with data (the "sống" score falls with time)."""
+    from sqlalchemy import select
+
+    from smartprovince.datahub import service
+
+    with db.session(write=False) as s:
+        names = list(s.scalars(select(Dataset.name).where(Dataset.snapshot > 0)))
+    done = 0
+    for name in names:
+        try:
+            with db.session() as s:
+                service.measure_quality(s, actor=SYSTEM, name=name)
+            done += 1
+        except Exception:  # noqa: BLE001 - one dataset must not stop the others; it is logged
+            log.exception("quality measurement of %s failed", name)
+    return done
+
+
 class Scheduler:
     """The daemon thread of one process (see the module docstring)."""
 
@@ -103,6 +125,7 @@ class Scheduler:
         self.holder = holder_id()
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="datahub-scheduler", daemon=True)
+        self.next_quality = now()
 
     def start(self) -> None:
         self.thread.start()
@@ -119,7 +142,11 @@ class Scheduler:
         """One round: take or renew the lease, then pull what is due."""
         if not acquire(self.db, self.holder, self.config.scheduler_lease_seconds):
             return []
-        return run_due(self.db, self.config, self.data_dir)
+        runs = run_due(self.db, self.config, self.data_dir)
+        if now() >= self.next_quality:  # once a day, so the scores over time show a dataset going stale
+            remeasure_quality(self.db)
+            self.next_quality = now() + timedelta(hours=24)
+        return runs
 
     def _loop(self) -> None:
         while not self.stop_event.wait(self.config.scheduler_interval_seconds):

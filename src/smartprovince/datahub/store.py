@@ -340,8 +340,10 @@ def _typed_value(ftype: str, value: Any) -> Any:
     return str(value)
 
 
-EXPORT_BATCH_ROWS = 500_000
-"""Rows per piece of a streamed CSV / JSON download (a few row groups: memory stays small)."""
+EXPORT_BATCH_ROWS = 122_880
+"""Rows per piece of a streamed CSV / JSON download (one row group of the snapshot: memory stays small)."""
+EXPORT_MEMORY_MB = 32
+"""DuckDB's memory limit while it writes one piece (a download's peak RSS is about this above idle)."""
 
 
 def export_stream(path: Path, fmt: str, columns: list[str], *, batch_rows: int = EXPORT_BATCH_ROWS,
@@ -358,7 +360,7 @@ def export_stream(path: Path, fmt: str, columns: list[str], *, batch_rows: int =
     select = ", ".join(_q(c) for c in columns)
     con = connect()
     con.execute("SET threads TO 1")
-    con.execute("SET memory_limit = '96MB'")
+    con.execute(f"SET memory_limit = '{EXPORT_MEMORY_MB}MB'")
     con.execute("SET preserve_insertion_order = true")
     tmpdir = tempfile.TemporaryDirectory(prefix="datahub-export-")
     piece = Path(tmpdir.name) / f"piece.{fmt}"
