@@ -4,8 +4,9 @@ Every function takes the caller's session and a keyword-only ``actor``, checks t
 rows, writes an audit entry and publishes its event in the same transaction.
 
 A load replaces the dataset's records as a whole (the file is the dataset's current state, as sector
-agencies deliver it), appends rows, or upserts them by key. A file with errors is rejected and nothing changes, unless the officer asks to
-skip invalid rows (``skip_invalid``); the row-by-row report is kept either way.
+agencies deliver it), appends rows, or upserts them by key. A file with errors is rejected and
+nothing changes, unless the officer asks to skip invalid rows (``skip_invalid``); the row-by-row
+report is kept either way.
 """
 
 from __future__ import annotations

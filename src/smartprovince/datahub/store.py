@@ -114,7 +114,8 @@ def _key_expr(key: list[str]) -> str:
     return " || '|' || ".join(f"coalesce(CAST({_q(k)} AS VARCHAR), '')" for k in key)
 
 
-def existing_keys(prep: Prepared, fields: list[FieldDef], key: list[str], previous: Path | None) -> list[tuple[int, str]]:
+def existing_keys(prep: Prepared, fields: list[FieldDef], key: list[str],
+                  previous: Path | None) -> list[tuple[int, str]]:
     """Rows of the new file whose key is already stored (an error for an append-only load)."""
     if not key or previous is None:
         return []
