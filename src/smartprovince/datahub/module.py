@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from smartprovince.core.modules import Module, NavLink
-from smartprovince.datahub import api, ckan, dcat, demo, pages, warehouse_cli, warehouse_feeds, warehouse_jobs
+from smartprovince.datahub import (
+    api,
+    ckan,
+    dcat,
+    demo,
+    pages,
+    scheduler,
+    warehouse_cli,
+    warehouse_feeds,
+    warehouse_jobs,
+)
 from smartprovince.datahub import cli as datahub_cli
-from smartprovince.datahub import scheduler
 from smartprovince.datahub.config import DatahubSettings
 
 # `smartprovince datahub load|pull|run-due` join the module's command group.
