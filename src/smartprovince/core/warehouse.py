@@ -27,6 +27,7 @@ Rules for a feed:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -79,6 +80,8 @@ FeedSource = WarehouseFeed | Callable[[Any], Iterable[WarehouseFeed]]
 
 # --- helper for feeds: which rows changed since the last watermark -------------------------------
 
+MAX_SEEN = 5_000  # most changes a watermark remembers from the overlap (keeps the state file small)
+
 
 def _enc(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
@@ -98,8 +101,9 @@ class ChangeWindow:
     change while the sync reads are picked up next time. A transaction can commit *after* another one
     with a larger marker (PostgreSQL; the clocks of two API processes): the next window therefore
     starts ``back(upper)`` below the previous upper bound and skips the ``(ident, marker)`` pairs the
-    previous sync already read. Each change is read once; a change that commits later than the overlap
-    (``back``) is missed until a ``--full`` sync.
+    previous sync already read (at most :data:`MAX_SEEN` of them: after a bulk load some rows are read
+    twice). Each change is read once; a change that commits later than the overlap (``back``) is
+    missed until a ``--full`` sync.
     """
 
     marker: Any
@@ -122,7 +126,10 @@ class ChangeWindow:
         if upper is None:
             return cls(marker, ident, lower, None, skip, after)
         start = back(upper)
-        seen = session.execute(select(ident, marker).where(marker >= start, marker <= upper)).all()
+        seen = session.execute(select(ident, marker).where(marker >= start, marker <= upper)
+                               .order_by(marker.desc()).limit(MAX_SEEN)).all()
+        # After a bulk load the overlap may hold more than MAX_SEEN changes: those not remembered are
+        # read once more by the next sync (a harmless repeat; the warehouse keeps one copy per key).
         watermark = {"from": _enc(start), "upper": _enc(upper), "seen": [[i, _enc(m)] for i, m in seen]}
         return cls(marker, ident, lower, upper, skip, watermark)
 
@@ -145,15 +152,33 @@ class ChangeWindow:
 
 
 def back_seconds(seconds: float) -> Callable[[datetime], datetime]:
-    """Overlap for a timestamp marker."""
-    return lambda upper: upper - timedelta(seconds=seconds)
+    """Overlap for a timestamp marker: ``seconds`` before the newest marker, or before now when the
+    newest marker lies in the future (data stamped ahead must not hide today's changes)."""
+    from smartprovince.core.clock import now
+
+    return lambda upper: min(upper, now()) - timedelta(seconds=seconds)
 
 
 def back_uuid7_seconds(seconds: float) -> Callable[[str], str]:
     """Overlap for a time-ordered 32-hex id (``core.ids.new_id``): the smallest id ``seconds`` earlier."""
 
     def back(upper: str) -> str:
-        ms = int(upper[:12], 16) - int(seconds * 1000)
+        ms = min(int(upper[:12], 16), time.time_ns() // 1_000_000) - int(seconds * 1000)
         return f"{max(ms, 0):012x}" + "0" * 20
 
     return back
+
+
+def place_ids(path: str | None, levels: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """``(district id, commune id)`` on an organisation path ``/<id>/<id>/…/``; ``levels`` maps id → level.
+
+    ``None`` where the path does not go down to that level (a provincial department has no district).
+    """
+    district = commune = None
+    for org_id in (path or "").strip("/").split("/"):
+        level = levels.get(org_id)
+        if level == "district":
+            district = org_id
+        elif level == "commune":
+            commune = org_id
+    return district, commune

@@ -46,7 +46,7 @@ log = logging.getLogger("smartprovince.datahub.warehouse")
 
 BATCH_ROWS = 100_000
 STATE_VERSION = 1
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 Progress = Callable[..., Any]
 
 
@@ -136,6 +136,16 @@ def all_feeds(session: Any) -> dict[str, WarehouseFeed]:
     return feeds
 
 
+def _source_fingerprint(session: Any) -> str | None:
+    """Identifies the operational database: the id of its first organisation (new on every reset)."""
+    from sqlalchemy import func, select
+
+    from smartprovince import identity
+
+    value = session.scalar(select(func.min(identity.Organisation.id)))
+    return str(value) if value is not None else None
+
+
 def _static_feeds() -> dict[str, WarehouseFeed]:
     from smartprovince.registry import load_modules
 
@@ -222,13 +232,18 @@ def sync_warehouse(
     result: dict[str, int] = {}
     errors: list[tuple[str, BaseException]] = []
     with _sync_lock(root, wait=wait):
-        with db.session() as s:
+        with db.session(write=False) as s:
             available = all_feeds(s)
+            source = _source_fingerprint(s)
         if wanted is not None:
             unknown = wanted - set(available)
             if unknown:
                 raise ValidationProblem(f"Unknown warehouse feed(s): {', '.join(sorted(unknown))}.")
         state = load_state(root)
+        if state.get("source") != source:
+            # Another database (a demo reset, a restore): nothing in the warehouse belongs to it any more.
+            full = True
+            state["source"] = source
         for name, feed in sorted(available.items()):
             if wanted is not None and name not in wanted:
                 continue
@@ -257,7 +272,7 @@ def _sync_feed(db: Database, root: Path, state: dict[str, Any], feed: WarehouseF
     after = None if restart else previous.get("watermark")
     con = _connect()
     try:
-        with db.session() as s:
+        with db.session(write=False) as s:
             rows, watermark = feed.rows(s, after)
             n = _stage(con, feed, rows, progress)
         sync_no = int(state.get("sync", 0)) + 1
@@ -343,8 +358,27 @@ def _empty_sql(columns: list[list[str]]) -> str:
     return f"SELECT {cols} WHERE false"
 
 
+_views_cache: dict[Path, tuple[tuple[int, int], dict[str, tuple[list[list[str]], str]]]] = {}
+
+
 def _views(root: Path) -> dict[str, tuple[list[list[str]], str]]:
-    """``{view: (columns, SQL)}`` for every feed: synced ones from the state, the others empty."""
+    """``{view: (columns, SQL)}`` for every feed: synced ones from the state, the others empty.
+
+    Cached until the state file changes (the KPI engine runs many small queries)."""
+    try:
+        st = _state_path(root).stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    except FileNotFoundError:
+        stamp = (0, 0)
+    cached = _views_cache.get(root)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    views = _build_views(root)
+    _views_cache[root] = (stamp, views)
+    return views
+
+
+def _build_views(root: Path) -> dict[str, tuple[list[list[str]], str]]:
     state = load_state(root)
     views: dict[str, tuple[list[list[str]], str]] = {}
     for name, feed in _static_feeds().items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smartprovince.core.modules import Module, NavLink
-from smartprovince.feedback import api, demo, events, jobs, open311, pages
+from smartprovince.feedback import api, demo, events, jobs, open311, pages, warehouse
 from smartprovince.feedback.cli import cli, open311_cli
 from smartprovince.feedback.config import FeedbackSettings
 
@@ -46,6 +46,7 @@ module = Module(
     extra_cli={"open311": open311_cli},
     demo=demo.load,
     demo_order=300,
+    warehouse_feeds=[warehouse.FEED],
     permissions=PERMISSIONS,
     role_grants={
         "onestop_officer": [*_HANDLER, "feedback.report.intake"],

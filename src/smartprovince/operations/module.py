@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smartprovince.core.modules import Module, NavLink
 from smartprovince.operations import api, demo, events, kpi, pages  # noqa: F401 - events and kpi register bus handlers
+from smartprovince.operations import warehouse as _warehouse
 
 PERMISSIONS = {
     "operations.incident.read": "Xem sự cố, diễn biến và thống kê xử lý sự cố của đơn vị",
@@ -24,6 +25,7 @@ module = Module(
     ],
     demo=demo.load,
     demo_order=400,
+    warehouse_feeds=[_warehouse.FEED],
     permissions=PERMISSIONS,
     role_grants={
         "ioc_operator": list(_BOTH),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smartprovince.core.modules import Module, NavLink
-from smartprovince.procedures import api, demo, pages
+from smartprovince.procedures import api, demo, pages, warehouse
 from smartprovince.procedures import events as _events  # noqa: F401 - importing registers the bus handlers
 from smartprovince.procedures.cli import cli
 
@@ -36,6 +36,7 @@ module = Module(
     cli=cli,
     demo=demo.load,
     demo_order=200,
+    warehouse_feeds=[warehouse.FEED],
     permissions=PERMISSIONS,
     role_grants={
         "onestop_officer": ["procedures.dossier.read", "procedures.dossier.receive", "procedures.dossier.process",

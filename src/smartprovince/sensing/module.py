@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smartprovince.core.modules import Module, NavLink
-from smartprovince.sensing import api, demo, mqtt, pages
+from smartprovince.sensing import api, demo, mqtt, pages, warehouse
 from smartprovince.sensing.cli import cli
 
 PERMISSIONS = {
@@ -28,6 +28,7 @@ module = Module(
     ],
     cli=cli,
     demo=demo.load,
+    warehouse_feeds=[warehouse.FEED],
     demo_order=300,
     on_startup=[mqtt.start_app_bridge],
     on_shutdown=[mqtt.stop_app_bridge],

@@ -1,0 +1,89 @@
+"""Nguồn kho phân tích — the ``dossiers`` feed this module gives the analytics warehouse.
+
+One row per dossier in its current state, without the applicant's personal data (name, citizen id,
+phone, e-mail, address, form data). A dossier changes only through its action log (every change appends
+a :class:`~smartprovince.procedures.models.DossierAction` with a time-ordered id), so the changed
+dossiers since the last sync are those with an action id in the change window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartprovince import identity
+from smartprovince.core.warehouse import ChangeWindow, WarehouseFeed, back_uuid7_seconds, place_ids
+from smartprovince.procedures import timing
+from smartprovince.procedures.lifecycle import Status
+from smartprovince.procedures.models import Dossier, DossierAction, Procedure
+
+TS = "TIMESTAMPTZ"
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "VARCHAR"), ("code", "VARCHAR"), ("procedure_code", "VARCHAR"), ("procedure_field", "VARCHAR"),
+    ("procedure_level", "VARCHAR"), ("essential", "BOOLEAN"), ("agency_code", "VARCHAR"),
+    ("agency_org_id", "VARCHAR"), ("agency_path", "VARCHAR"), ("district_org_id", "VARCHAR"),
+    ("commune_org_id", "VARCHAR"), ("channel", "VARCHAR"), ("online", "BOOLEAN"), ("status", "INTEGER"),
+    ("submitted_at", TS), ("received_at", TS), ("due_at", TS), ("finished_at", TS), ("returned_at", TS),
+    ("closed_at", TS), ("timing", "VARCHAR"), ("supplement_requests", "INTEGER"), ("fee_total", "BIGINT"),
+    ("fee_paid", "BIGINT"), ("paid_online", "BOOLEAN"), ("digitised", "BOOLEAN"),
+)
+BATCH = 20_000
+OVERLAP_SECONDS = 120  # a write transaction commits within two minutes of taking its action id
+_CLOSED = {int(Status.REFUSED), int(Status.STOPPED)}
+
+_SELECT = select(
+    Dossier.id, Dossier.code, Dossier.procedure_code, Procedure.field, Procedure.level, Procedure.is_essential,
+    Dossier.agency_code, Dossier.agency_org_id, Dossier.agency_path, Dossier.channel, Dossier.status,
+    Dossier.submitted_at, Dossier.received_at, Dossier.due_at, Dossier.finished_at, Dossier.returned_at,
+    Dossier.closed_at, Dossier.supplement_requests, Dossier.fee_total, Dossier.fee_paid, Dossier.paid_online,
+    Dossier.digitised,
+).join(Procedure, Procedure.id == Dossier.procedure_id)
+
+
+def timing_class(r: Any) -> str | None:
+    """``early`` / ``on_time`` / ``late`` (Decision 766) once finished; ``open`` while in progress;
+    ``None`` for a dossier refused or stopped without a result."""
+    if r.finished_at is not None:
+        return timing.classify(due_at=r.due_at, finished_at=r.finished_at,
+                               supplement_requests=r.supplement_requests or 0, at=r.finished_at)
+    if r.status in _CLOSED:
+        return None
+    return "open"
+
+
+def _tuples(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
+    levels = dict(session.execute(select(identity.Organisation.id, identity.Organisation.level)).tuples().all())
+    for r in session.execute(stmt.execution_options(yield_per=BATCH)):
+        district, commune = place_ids(r.agency_path, levels)
+        yield (r.id, r.code, r.procedure_code, r.field, r.level, bool(r.is_essential), r.agency_code,
+               r.agency_org_id, r.agency_path, district, commune, r.channel, r.channel == "online", r.status,
+               r.submitted_at, r.received_at, r.due_at, r.finished_at, r.returned_at, r.closed_at, timing_class(r),
+               r.supplement_requests, r.fee_total, r.fee_paid, bool(r.paid_online), bool(r.digitised))
+
+
+def _changed(session: Session, window: ChangeWindow) -> Iterator[tuple[Any, ...]]:
+    pairs = session.execute(window.where(select(DossierAction.id, DossierAction.dossier_id))).all()
+    ids = sorted({dossier_id for action_id, dossier_id in pairs if window.fresh(action_id, action_id)})
+    for i in range(0, len(ids), 500):
+        yield from _tuples(session, _SELECT.where(Dossier.id.in_(ids[i:i + 500])))
+
+
+def dossier_rows(session: Session, after: Any) -> tuple[Iterator[tuple[Any, ...]], Any]:
+    """Rows of the dossiers changed since ``after`` (all of them when ``after`` is None)."""
+    window = ChangeWindow.open(session, DossierAction.id, DossierAction.id, after,
+                               back=back_uuid7_seconds(OVERLAP_SECONDS))
+    if after is None:
+        return _tuples(session, _SELECT), window.watermark
+    return _changed(session, window), window.watermark
+
+
+FEED = WarehouseFeed(
+    name="dossiers",
+    description="Hồ sơ thủ tục hành chính — one row per dossier, current state, no applicant data",
+    columns=COLUMNS,
+    key=("id",),
+    rows=dossier_rows,
+)
