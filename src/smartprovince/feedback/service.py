@@ -32,6 +32,7 @@ from smartprovince.core.ids import new_id
 from smartprovince.core.security import SYSTEM, Actor
 from smartprovince.core.storage import Storage
 from smartprovince.feedback import categories, lifecycle, photos
+from smartprovince.feedback import stats as _stats  # noqa: F401 - registers the listener that keeps feedback_stat
 from smartprovince.feedback.models import ApiClient, Report, ReportActivity, ReportMedia
 
 REOPEN_DAYS = 7
