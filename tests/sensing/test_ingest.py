@@ -141,3 +141,50 @@ def test_rollups_and_alerts_match_a_model_whatever_the_batches(database, values,
     assert [a.trigger_value for a in alerts] == [e[0] for e in expected]
     assert [a.state for a in alerts] == ["cleared" if e[1] is not None else "active" for e in expected]
     assert sum(a.state == "active" for a in alerts) <= 1  # never two open alerts for one rule and stream
+
+
+def test_dataarray_fast_path_stores_times_rollups_and_spans_like_the_general_path(client, writer, database) -> None:  # type: ignore[no-untyped-def]
+    fast = create_thing(client, writer)["Datastreams"][0]["@iot.id"]
+    general = create_thing(client, writer, {**THING, "name": "Trạm 2"})["Datastreams"][0]["@iot.id"]
+    rows = [["2026-03-01T00:00:30Z", 1], ["2026-03-01T07:00:45.5+07:00", 3.0], ["2026-03-01T00:01:00Z", 2],
+            ["2026-03-01T00:00:10Z", 7.25], ["2026-02-28T23:59:59.999999-00:30", 4]]
+    r = client.post(f"{STA}/CreateObservations", headers=writer, json=[
+        {"Datastream": {"@iot.id": fast}, "components": ["phenomenonTime", "result"], "dataArray": rows},
+        # resultTime sends this block through the general parser
+        {"Datastream": {"@iot.id": general}, "components": ["phenomenonTime", "result", "resultTime"],
+         "dataArray": [[t, v, "2026-03-01T01:00:00Z"] for t, v in rows]}])
+    assert r.status_code == 201, r.text
+    assert len(r.json()) == 10
+
+    def stored(ds: int) -> dict[str, Any]:
+        obs = client.get(f"{STA}/Datastreams({ds})/Observations?$orderby=phenomenonTime&$select=phenomenonTime,result")
+        meta = client.get(f"{STA}/Datastreams({ds})?$select=phenomenonTime").json()
+        with database.session() as s:
+            rollups = [tuple(r)[1:] for r in s.execute(sa.select(
+                Rollup.datastream_id, Rollup.period, Rollup.start, Rollup.count, Rollup.total, Rollup.minimum,
+                Rollup.maximum, Rollup.last_value, Rollup.last_time).where(
+                Rollup.datastream_id == ds).order_by(Rollup.period, Rollup.start))]
+        return {"obs": obs.json()["value"], "span": meta["phenomenonTime"], "rollups": rollups}
+
+    a, b = stored(fast), stored(general)
+    assert a == b
+    assert [o["phenomenonTime"] for o in a["obs"]][:2] == ["2026-03-01T00:00:10Z", "2026-03-01T00:00:30Z"]
+    assert a["span"] == "2026-03-01T00:00:10Z/2026-03-01T00:29:59.999999Z"
+    minute = [r for r in a["rollups"] if r[0] == "minute"]
+    assert [(r[2], r[3], r[4], r[5], r[6]) for r in minute] == [(3, 11.25, 1.0, 7.25, 3.0), (1, 2.0, 2.0, 2.0, 2.0),
+                                                               (1, 4.0, 4.0, 4.0, 4.0)]
+    hour = [r for r in a["rollups"] if r[0] == "hour"]
+    assert [(r[2], r[6]) for r in hour] == [(5, 4.0)]
+
+
+def test_dataarray_bad_rows_are_400_and_nothing_is_stored(client, writer, database) -> None:  # type: ignore[no-untyped-def]
+    ds = create_thing(client, writer)["Datastreams"][0]["@iot.id"]
+    for bad in (["2026-13-01T00:00:00Z", 1], ["2026-03-01T00:00:00", 1], ["2026-03-01T00:00:00Z", "x", 3],
+                ["2026-03-01T00:00:00Z", 10**400], [5, 1], ["2026-03-01T00:00:00Z"]):
+        rows = [["2026-03-01T00:00:00Z", 1.0], bad]
+        r = client.post(f"{STA}/CreateObservations", headers=writer, json=[
+            {"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}])
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    with database.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Observation).where(Observation.datastream_id == ds)) == 0

@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from smartprovince.core import clock
 from smartprovince.core.db import Database
 from smartprovince.core.deps import DbSession
-from smartprovince.core.errors import BadRequest, NotFound
+from smartprovince.core.errors import BadRequest, NotFound, ValidationProblem
 from smartprovince.core.security import SYSTEM, Actor, public, require
 from smartprovince.sensing import basic_cache, queries, service, sta
 from smartprovince.sensing.schemas import (
@@ -37,6 +37,7 @@ from smartprovince.sensing.schemas import (
     ThresholdCreate,
     ThresholdList,
     ThresholdPublic,
+    ThresholdUpdate,
 )
 
 STA_PREFIX = "/sta/v1.1"
@@ -350,6 +351,17 @@ def list_thresholds(session: DbSession, _: Actor = Depends(require("sensing.aler
 def add_threshold(body: ThresholdCreate, session: DbSession,
                   actor: Actor = Depends(require("sensing.threshold.manage"))) -> ThresholdPublic:
     row = service.create_threshold(session, actor=actor, **body.model_dump())
+    return ThresholdPublic.model_validate(row)
+
+
+@router.patch("/thresholds/{threshold_id}", response_model=ThresholdPublic, summary="Change an alarm rule")
+def change_threshold(threshold_id: str, body: ThresholdUpdate, session: DbSession,
+                     actor: Actor = Depends(require("sensing.threshold.manage"))) -> ThresholdPublic:
+    changes = body.model_dump(exclude_unset=True)
+    for key in ("name", "observed_property_id", "kind", "value", "severity", "is_active", "level"):
+        if key in changes and changes[key] is None:
+            raise ValidationProblem(f"{key} cannot be null.")
+    row = service.update_threshold(session, actor=actor, threshold_id=threshold_id, changes=changes)
     return ThresholdPublic.model_validate(row)
 
 

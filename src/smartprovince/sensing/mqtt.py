@@ -7,7 +7,7 @@ the broker only after the transaction that stores it has committed. If the bridg
 broker delivers the message again when it reconnects, so nothing acknowledged is lost.
 
 Messages are stored in batches (up to ``batch_size`` or ``max_wait`` seconds) through the same
-ingestion path as HTTP (``ingest.store_observations``): rollups, thresholds, audit and events.
+ingestion path as HTTP (``ingest.store_blocks`` / ``store_observations``): rollups, thresholds, audit and events.
 Device authentication on MQTT is the broker's job (Mosquitto password file and ACL: each device
 user may publish only to its own datastream topics).
 """
@@ -141,38 +141,56 @@ class MqttBridge:
         """Store a batch in one transaction (bad messages are dropped one by one), then acknowledge."""
         from smartprovince.sensing import ingest, service
 
-        parsed: list[tuple[_Message, Any]] = []
+        # Plain observations ({"phenomenonTime": "…Z", "result": number}, what devices send) go into
+        # columns per datastream (the fast path); anything else through the general parser.
+        plain: dict[int, ingest.PlainBlock] = {}
+        rich: list[ingest.ObservationIn] = []
         for m in batch:
             match = TOPIC_RE.match(m.topic)
             try:
                 body = orjson.loads(m.payload)
                 if not match or not isinstance(body, dict):
                     raise ValueError("not an observation")
-                parsed.append((m, service.parse_observation(body, int(match.group(1)), None)))
+                ds_id = int(match.group(1))
+                one = service.plain_block([(body["phenomenonTime"], body["result"])], ds_id) if (
+                    len(body) == 2 and "phenomenonTime" in body and "result" in body) else None
+                if one is None:
+                    rich.append(service.parse_observation(body, ds_id, None))
+                elif ds_id in plain:
+                    plain[ds_id].stamps.append(one.stamps[0])
+                    plain[ds_id].values.append(one.values[0])
+                else:
+                    plain[ds_id] = one
             except (ValueError, Problem) as exc:
                 self.rejected += 1
                 log.warning("MQTT message on %s dropped: %s", m.topic, exc)
-        good = list(parsed)
-        while good:
+        while plain or rich:
             try:
                 with self.db.session() as session:
-                    ds = ingest.check_datastreams(session, BRIDGE_ACTOR, {o.datastream_id for _, o in good})
-                    for _, o in good:
+                    ds = ingest.check_datastreams(session, BRIDGE_ACTOR, set(plain) | {o.datastream_id for o in rich})
+                    fois = {i: service.feature_for_datastream(session, d) for i, d in ds.items()}
+                    for block in plain.values():
+                        block.feature_of_interest_id = fois[block.datastream_id]
+                    for o in rich:
                         if o.feature_of_interest_id is None:
-                            o.feature_of_interest_id = service.feature_for_datastream(session, ds[o.datastream_id])
-                    ingest.store_observations(session, actor=BRIDGE_ACTOR, observations=[o for _, o in good],
-                                              datastreams=ds, audit_action="sensing.observation.mqtt")
-                self.stored += len(good)
+                            o.feature_of_interest_id = fois[o.datastream_id]
+                    ingest.store_blocks(session, actor=BRIDGE_ACTOR, blocks=list(plain.values()), datastreams=ds,
+                                        audit_action="sensing.observation.mqtt")
+                    ingest.store_observations(session, actor=BRIDGE_ACTOR, observations=rich, datastreams=ds,
+                                              audit_action="sensing.observation.mqtt")
+                self.stored += len(rich) + sum(len(b.stamps) for b in plain.values())
                 break
             except Problem as exc:
                 # One unknown datastream must not block the others: drop its messages and retry the rest.
-                bad_ids = self._unknown_datastreams({o.datastream_id for _, o in good})
+                bad_ids = self._unknown_datastreams(set(plain) | {o.datastream_id for o in rich})
                 if not bad_ids:
                     log.exception("MQTT batch failed: %s", exc)
                     return  # not acknowledged: the broker redelivers after reconnect
                 log.warning("MQTT messages for unknown datastreams %s dropped", sorted(bad_ids))
-                self.rejected += sum(1 for _, o in good if o.datastream_id in bad_ids)
-                good = [(m, o) for m, o in good if o.datastream_id not in bad_ids]
+                self.rejected += sum(1 for o in rich if o.datastream_id in bad_ids)
+                self.rejected += sum(len(plain[i].stamps) for i in bad_ids if i in plain)
+                rich = [o for o in rich if o.datastream_id not in bad_ids]
+                plain = {i: b for i, b in plain.items() if i not in bad_ids}
             except Exception:  # noqa: BLE001 - database down etc.: leave unacknowledged, the broker redelivers
                 log.exception("MQTT batch could not be stored; it will be delivered again")
                 return

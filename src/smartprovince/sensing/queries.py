@@ -183,3 +183,60 @@ def alerts(session: Session, *, state: str | None = None, limit: int = 200) -> l
 def thresholds(session: Session) -> list[Threshold]:
     """Every alarm rule, by name."""
     return list(session.scalars(sa.select(Threshold).order_by(Threshold.name, Threshold.id)))
+
+
+def threshold_rows(session: Session, *, observed_property_id: int | None = None,
+                   thing_id: int | None = None) -> list[dict[str, Any]]:
+    """Alarm rules for the editing page: each with its observed property (name, code, unit) and station name.
+
+    ``thing_id`` keeps the rules of that station and the rules for every station.
+    """
+    from smartprovince.sensing.models import ObservedProperty
+
+    stmt = (sa.select(Threshold, ObservedProperty.name, ObservedProperty.properties, Thing.name)
+            .join(ObservedProperty, ObservedProperty.id == Threshold.observed_property_id)
+            .outerjoin(Thing, Thing.id == Threshold.thing_id)
+            .order_by(ObservedProperty.name, Thing.name.nulls_first(), Threshold.value, Threshold.id))
+    if observed_property_id is not None:
+        stmt = stmt.where(Threshold.observed_property_id == observed_property_id)
+    if thing_id is not None:
+        stmt = stmt.where(sa.or_(Threshold.thing_id == thing_id, Threshold.thing_id.is_(None)))
+    units = _units_by_property(session)
+    out: list[dict[str, Any]] = []
+    for row in session.execute(stmt):
+        rule: Threshold = row[0]
+        props: dict[str, Any] = row[2] or {}
+        out.append({"rule": rule, "property": row[1], "code": props.get("code"), "thing": row[3],
+                    "unit": units.get(rule.observed_property_id)})
+    return out
+
+
+def _units_by_property(session: Session) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for row in session.execute(sa.select(Datastream.observed_property_id, Datastream.unit_of_measurement)):
+        prop_id: int = row[0]
+        unit: dict[str, Any] = row[1] or {}
+        symbol = unit.get("symbol")
+        if symbol and prop_id not in out:
+            out[prop_id] = str(symbol)
+    return out
+
+
+def threshold_choices(session: Session) -> dict[str, Any]:
+    """What a rule can point at: observed properties (with code and unit) and stations (with kind)."""
+    from smartprovince.sensing.models import ObservedProperty
+
+    units = _units_by_property(session)
+    props = [{"id": p.id, "name": p.name, "code": (p.properties or {}).get("code"), "unit": units.get(p.id)}
+             for p in session.scalars(sa.select(ObservedProperty).order_by(ObservedProperty.name))]
+    things = [{"id": t.id, "name": t.name, "kind": (t.properties or {}).get("kind")}
+              for t in session.scalars(sa.select(Thing).order_by(Thing.name))]
+    return {"properties": props, "things": things}
+
+
+def threshold_by_id(session: Session, threshold_id: str) -> Threshold:
+    """One alarm rule, or ``NotFound``."""
+    row = session.get(Threshold, threshold_id) if len(threshold_id) <= 32 else None
+    if row is None:
+        raise NotFound("No such threshold.")
+    return row

@@ -99,6 +99,24 @@ class ThresholdCreate(BaseModel):
     window_minutes: int | None = Field(None, ge=1, le=10080)
     level: str = Field("", max_length=100)
     severity: Literal["info", "warning", "critical"] = "warning"
+    is_active: bool = True
+
+
+class ThresholdUpdate(BaseModel):
+    """Changes to an alarm rule: only the fields sent change (``thing_id: null`` = every station)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=300)
+    observed_property_id: int | None = Field(None, ge=1, le=2_147_483_647)
+    thing_id: int | None = Field(None, ge=1, le=2_147_483_647)
+    kind: Literal["above", "below", "rate"] | None = None
+    value: float | None = Field(None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    clear_value: float | None = Field(None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    window_minutes: int | None = Field(None, ge=1, le=10080)
+    level: str | None = Field(None, max_length=100)
+    severity: Literal["info", "warning", "critical"] | None = None
+    is_active: bool | None = None
 
 
 class ThresholdPublic(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -345,7 +345,7 @@ def create_observations_data_array(session: Session, *, actor: Actor, body: Any)
     """
     if not isinstance(body, list):
         raise BadRequest("CreateObservations takes a JSON array of {Datastream, components, dataArray}.")
-    all_obs: list[ingest.ObservationIn] = []
+    blocks: list[ingest.PlainBlock | list[ingest.ObservationIn]] = []
     ds_ids: set[int] = set()
     for block in body:
         if not isinstance(block, dict) or not isinstance(block.get("Datastream"), dict):
@@ -365,43 +365,78 @@ def create_observations_data_array(session: Session, *, actor: Actor, body: Any)
             raise BadRequest(f"Unknown component {sorted(unknown)[0]!r}.")
         idx = {c: i for i, c in enumerate(comps)}
         ds_ids.add(raw_id)
-        if comps == ["phenomenonTime", "result"] and _plain_rows(rows, raw_id, all_obs):
-            continue
+        if comps == ["phenomenonTime", "result"]:
+            plain = plain_block(rows, raw_id)
+            if plain is not None:
+                blocks.append(plain)
+                continue
+        items: list[ingest.ObservationIn] = []
         for values in rows:
             if not isinstance(values, list) or len(values) != len(comps):
                 raise BadRequest("Each dataArray row must have one value per component.")
             item: dict[str, Any] = {c: values[i] for c, i in idx.items() if c not in ("FeatureOfInterest/id", "id")}
             foi = values[idx["FeatureOfInterest/id"]] if "FeatureOfInterest/id" in idx else None
-            all_obs.append(_fast_observation(item, raw_id, foi))
+            items.append(_fast_observation(item, raw_id, foi))
+        blocks.append(items)
     datastreams = ingest.check_datastreams(session, actor, ds_ids)
     default_foi: dict[int, int | None] = {}
+
+    def foi_of(ds_id: int) -> int | None:
+        if ds_id not in default_foi:
+            default_foi[ds_id] = feature_for_datastream(session, datastreams[ds_id])
+        return default_foi[ds_id]
+
+    if all(isinstance(b, ingest.PlainBlock) for b in blocks):
+        plain_blocks = [b for b in blocks if isinstance(b, ingest.PlainBlock)]
+        for p in plain_blocks:
+            p.feature_of_interest_id = foi_of(p.datastream_id)
+        return list(ingest.store_blocks(session, actor=actor, blocks=plain_blocks, datastreams=datastreams,
+                                        audit_action="sensing.observation.create_many"))
+    all_obs: list[ingest.ObservationIn] = []
+    for b in blocks:
+        if isinstance(b, ingest.PlainBlock):
+            all_obs.extend(ingest.ObservationIn(b.datastream_id, ingest.from_stamp(t), v)
+                           for t, v in zip(b.stamps, b.values, strict=True))
+        else:
+            all_obs.extend(b)
     for o in all_obs:
         if o.feature_of_interest_id is None:
-            if o.datastream_id not in default_foi:
-                default_foi[o.datastream_id] = feature_for_datastream(session, datastreams[o.datastream_id])
-            o.feature_of_interest_id = default_foi[o.datastream_id]
+            o.feature_of_interest_id = foi_of(o.datastream_id)
     return list(ingest.store_observations(session, actor=actor, observations=all_obs, datastreams=datastreams,
                                           audit_action="sensing.observation.create_many"))
 
 
-def _plain_rows(rows: list[Any], ds_id: int, out: list[ingest.ObservationIn]) -> bool:
-    """The common DataArray shape ``[time, number]``: parsed in one tight loop; ``False`` sends the
-    block to the general parser (which gives the precise error)."""
-    parsed = []
+def plain_block(rows: list[Any], ds_id: int) -> ingest.PlainBlock | None:
+    """The common DataArray shape ``[time, number]`` parsed in one tight loop into columns; ``None``
+    sends the block to the general parser (which gives the precise error)."""
+    stamps: list[str] = []
+    values: list[float] = []
+    add_stamp, add_value = stamps.append, values.append
     parse = datetime.fromisoformat
-    make = ingest.ObservationIn
+    utc = UTC
     try:
         for t, v in rows:
-            if type(v) is not float and type(v) is not int:
-                return False
-            when = parse(t)
-            if when.tzinfo is None:
-                return False
-            parsed.append(make(ds_id, when, v))
-    except (TypeError, ValueError):
-        return False
-    out.extend(parsed)
-    return True
+            tv = type(v)
+            if tv is int:
+                v = float(v)
+            elif tv is not float or v != v or v in (_INF, -_INF):
+                return None
+            when = parse(t)  # validates the whole text (raises on a bad date)
+            if (when.tzinfo is utc and len(t) == 20 and t[19] == "Z" and t[10] == "T" and t[4] == "-"
+                    and t[7] == "-" and t[13] == ":" and t[16] == ":"):
+                # The usual 'YYYY-MM-DDTHH:MM:SSZ': the stored text is a slice of it.
+                add_stamp(t[:10] + " " + t[11:19] + ".000000")
+            elif when.tzinfo is None:
+                return None
+            else:
+                add_stamp(ingest.stamp(when))
+            add_value(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return ingest.PlainBlock(ds_id, stamps, values)
+
+
+_INF = float("inf")
 
 
 def _fast_observation(item: dict[str, Any], ds_id: int, foi: Any) -> ingest.ObservationIn:
@@ -615,10 +650,8 @@ def device_actor(session: Session, username: str, password: str) -> Actor | None
 # ------------------------------------------------------------------------------------------ thresholds
 
 
-def create_threshold(session: Session, *, actor: Actor, name: str, observed_property_id: int, kind: str,
-                     value: float, clear_value: float | None = None, thing_id: int | None = None,
-                     window_minutes: int | None = None, level: str = "", severity: str = "warning") -> Threshold:
-    """Add an alarm rule (ngưỡng cảnh báo); it applies to observations stored from now on."""
+def _check_threshold(session: Session, *, observed_property_id: int, kind: str, value: float,
+                     clear_value: float | None, thing_id: int | None, severity: str) -> None:
     if kind not in ("above", "below", "rate"):
         raise ValidationProblem("kind must be above, below or rate.")
     if severity not in ("info", "warning", "critical"):
@@ -632,17 +665,113 @@ def create_threshold(session: Session, *, actor: Actor, name: str, observed_prop
             raise ValidationProblem("For above and rate, clear_value must not be higher than value (hysteresis).")
         if kind == "below" and clear_value < value:
             raise ValidationProblem("For below, clear_value must not be lower than value (hysteresis).")
+
+
+def create_threshold(session: Session, *, actor: Actor, name: str, observed_property_id: int, kind: str,
+                     value: float, clear_value: float | None = None, thing_id: int | None = None,
+                     window_minutes: int | None = None, level: str = "", severity: str = "warning",
+                     is_active: bool = True) -> Threshold:
+    """Add an alarm rule (ngưỡng cảnh báo); it applies to observations stored from now on."""
+    _check_threshold(session, observed_property_id=observed_property_id, kind=kind, value=value,
+                     clear_value=clear_value, thing_id=thing_id, severity=severity)
     if kind == "rate" and not window_minutes:
         window_minutes = 60
     row = Threshold(name=name, observed_property_id=observed_property_id, thing_id=thing_id, kind=kind, value=value,
-                    clear_value=clear_value, window_minutes=window_minutes, level=level, severity=severity,
-                    is_active=True, created_at=clock.now())
+                    clear_value=clear_value, window_minutes=window_minutes if kind == "rate" else None, level=level,
+                    severity=severity, is_active=is_active, created_at=clock.now())
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="sensing.threshold.create", object_type="sensing.threshold",
                  object_id=row.id, data={"name": name, "kind": kind, "value": value, "clear_value": clear_value})
     bus.publish(session, "sensing.threshold.created", {"id": row.id, "name": name}, key=row.id)
     return row
+
+
+THRESHOLD_FIELDS = ("name", "observed_property_id", "thing_id", "kind", "value", "clear_value", "window_minutes",
+                    "level", "severity", "is_active")
+
+
+def update_threshold(session: Session, *, actor: Actor, threshold_id: str, changes: dict[str, Any]) -> Threshold:
+    """Change an alarm rule. Open alerts of the rule stay open; they clear by the new rule's values.
+
+    ``changes`` holds only the fields to change (names from ``THRESHOLD_FIELDS``).
+    """
+    row = session.get(Threshold, threshold_id)
+    if row is None:
+        raise NotFound("No such threshold.")
+    unknown = set(changes) - set(THRESHOLD_FIELDS)
+    if unknown:
+        raise ValidationProblem(f"Unknown field {sorted(unknown)[0]}.")
+    merged = {f: changes.get(f, getattr(row, f)) for f in THRESHOLD_FIELDS}
+    _check_threshold(session, observed_property_id=merged["observed_property_id"], kind=merged["kind"],
+                     value=merged["value"], clear_value=merged["clear_value"], thing_id=merged["thing_id"],
+                     severity=merged["severity"])
+    if merged["kind"] == "rate" and not merged["window_minutes"]:
+        merged["window_minutes"] = 60
+    if merged["kind"] != "rate":
+        merged["window_minutes"] = None
+    before = {f: getattr(row, f) for f in THRESHOLD_FIELDS}
+    for f, v in merged.items():
+        setattr(row, f, v)
+    diff = {f: [before[f], merged[f]] for f in THRESHOLD_FIELDS if before[f] != merged[f]}
+    session.flush()
+    audit.record(session, actor=actor, action="sensing.threshold.update", object_type="sensing.threshold",
+                 object_id=row.id, data={"changes": diff})
+    bus.publish(session, "sensing.threshold.updated", {"id": row.id, "name": row.name, "changed": sorted(diff)},
+                key=row.id)
+    return row
+
+
+AQI_PRESET = (("VN_AQI Kém", 2, "info"), ("VN_AQI Xấu", 3, "warning"), ("VN_AQI Rất xấu", 4, "critical"),
+              ("VN_AQI Nguy hại", 5, "critical"))
+"""Bands of the VN_AQI preset: name, index of the breakpoint in ``aqi.BREAKPOINTS`` (AQI 101, 151, 201, 301)."""
+
+WATER_LEVELS = (("Báo động I", "info"), ("Báo động II", "warning"), ("Báo động III", "critical"))
+"""Flood alarm levels (cấp báo động lũ) I, II, III of a river water-level station."""
+
+
+def create_aqi_band_thresholds(session: Session, *, actor: Actor, observed_property_id: int,
+                               thing_id: int | None = None, hysteresis_percent: float = 10.0) -> list[Threshold]:
+    """Rules at the VN_AQI band limits of one pollutant (Decision 1459/QĐ-TCMT, Table 1).
+
+    The pollutant is the observed property's ``properties.code`` (PM2.5, PM10, O3, CO, SO2, NO2); a
+    rule fires when the concentration reaches the breakpoint where the sub-index passes 100 (Kém),
+    150 (Xấu), 200 (Rất xấu), 300 (Nguy hại); it clears ``hysteresis_percent`` below.
+    """
+    from smartprovince.sensing import aqi
+
+    prop = session.get(ObservedProperty, observed_property_id)
+    if prop is None:
+        raise ValidationProblem(f"No ObservedProperty with id {observed_property_id}.")
+    code = (prop.properties or {}).get("code")
+    table = aqi.BREAKPOINTS.get("O3_1h" if code == "O3" else str(code))
+    if table is None:
+        raise ValidationProblem("VN_AQI bands exist only for PM2.5, PM10, O3, CO, SO2 and NO2 "
+                                "(properties.code of the observed property).")
+    if not 0 <= hysteresis_percent < 100:
+        raise ValidationProblem("hysteresis_percent must be between 0 and 100.")
+    return [create_threshold(session, actor=actor, name=f"{name} ({code})", observed_property_id=prop.id,
+                             thing_id=thing_id, kind="above", value=float(table[i]),
+                             clear_value=round(table[i] * (1 - hysteresis_percent / 100), 3), level=name,
+                             severity=severity)
+            for name, i, severity in AQI_PRESET]
+
+
+def create_water_level_thresholds(session: Session, *, actor: Actor, observed_property_id: int, thing_id: int,
+                                  levels: tuple[float, float, float], hysteresis: float = 0.0) -> list[Threshold]:
+    """Rules for the flood alarm levels I, II, III of one river station (values in the datastream's unit).
+
+    The levels must rise (I < II < III); each clears ``hysteresis`` below its level.
+    """
+    if not levels[0] < levels[1] < levels[2]:
+        raise ValidationProblem("Alarm levels must rise: I < II < III.")
+    if hysteresis < 0:
+        raise ValidationProblem("hysteresis must not be negative.")
+    return [create_threshold(session, actor=actor, name=name, observed_property_id=observed_property_id,
+                             thing_id=thing_id, kind="above", value=value,
+                             clear_value=round(value - hysteresis, 6) if hysteresis else None, level=name,
+                             severity=severity)
+            for (name, severity), value in zip(WATER_LEVELS, levels, strict=True)]
 
 
 def delete_threshold(session: Session, *, actor: Actor, threshold_id: str) -> None:
