@@ -383,3 +383,52 @@ def test_cli_sync_status_and_query(database, settings, place, monkeypatch) -> No
     assert result.exit_code == 0 and '{"n": 1}' in result.output
     result = runner.invoke(cli, ["warehouse", "status"])
     assert result.exit_code == 0 and '"rows_written": 1' in result.output
+
+
+STA_THING = {
+    "name": "Trạm đo mực nước Phú Lương", "description": "Mực nước sông Thái Bình",
+    "Datastreams": [{
+        "name": "Mực nước Phú Lương", "description": "Mực nước",
+        "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+        "unitOfMeasurement": {"name": "metre", "symbol": "m", "definition": "ucum:m"},
+        "ObservedProperty": {"name": "Mực nước", "definition": "http://example.org/water-level", "description": "m"},
+        "Sensor": {"name": "Cảm biến", "description": "radar", "encodingType": "application/pdf",
+                   "metadata": "https://example.org/s.pdf"},
+    }],
+}
+
+
+def test_observations_hourly_follow_new_observations(database, settings, make_user, client) -> None:  # type: ignore[no-untyped-def]
+    """Hourly rollups of the hours touched by new observations are copied again, nothing else."""
+    from smartprovince import identity
+    from smartprovince.core.security import SYSTEM
+
+    user = make_user("wh.sta", role="data_officer")
+    with database.session() as s:
+        token = identity.issue_token(s, user_id=user.id, name="wh", actor=SYSTEM)
+    headers = {"Authorization": f"Bearer {token}"}
+    r = client.post("/sta/v1.1/Things", json=STA_THING, headers=headers)
+    assert r.status_code == 201, r.text
+    thing = client.get(f"/sta/v1.1/Things({r.json()['@iot.id']})?$expand=Datastreams", headers=headers).json()
+    ds = thing["Datastreams"][0]["@iot.id"]
+
+    def post(t: str, v: float) -> None:
+        resp = client.post("/sta/v1.1/Observations", headers=headers,
+                           json={"Datastream": {"@iot.id": ds}, "phenomenonTime": t, "result": v})
+        assert resp.status_code == 201, resp.text
+
+    post("2026-03-01T01:10:00Z", 1.0)
+    post("2026-03-01T01:40:00Z", 3.0)
+    post("2026-03-01T02:05:00Z", 5.0)
+    assert sync_warehouse(database, settings, feeds=["observations_hourly"]) == {"observations_hourly": 2}
+    post("2026-03-01T01:50:00Z", 8.0)  # a late value in the first hour
+    assert sync_warehouse(database, settings, feeds=["observations_hourly"]) == {"observations_hourly": 1}
+    assert sync_warehouse(database, settings, feeds=["observations_hourly"]) == {"observations_hourly": 0}
+    rows = warehouse_query(settings, "SELECT hour, count, mean, min, max, unit, observed_property "
+                                     "FROM observations_hourly ORDER BY hour")
+    assert rows == [
+        {"hour": datetime(2026, 3, 1, 1, tzinfo=UTC), "count": 3, "mean": 4.0, "min": 1.0, "max": 8.0, "unit": "m",
+         "observed_property": "Mực nước"},
+        {"hour": datetime(2026, 3, 1, 2, tzinfo=UTC), "count": 1, "mean": 5.0, "min": 5.0, "max": 5.0, "unit": "m",
+         "observed_property": "Mực nước"},
+    ]

@@ -48,8 +48,9 @@ def _feed(dataset: Dataset) -> WarehouseFeed:
 
 def _records(session: Session, dataset_id: str, names: list[str]) -> Iterator[tuple[Any, ...]]:
     stmt = select(Record.row_no, Record.data).where(Record.dataset_id == dataset_id).order_by(Record.row_no)
-    for row_no, data in session.execute(stmt.execution_options(yield_per=BATCH)):
-        values = data or {}
+    for row in session.execute(stmt.execution_options(yield_per=BATCH)):
+        row_no, data = row[0], row[1]
+        values: dict[str, Any] = data or {}
         yield (row_no, *(values.get(n) for n in names))
 
 

@@ -65,8 +65,8 @@ def _tuples(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
 
 
 def _changed(session: Session, window: ChangeWindow) -> Iterator[tuple[Any, ...]]:
-    pairs = session.execute(window.where(select(DossierAction.id, DossierAction.dossier_id))).all()
-    ids = sorted({dossier_id for action_id, dossier_id in pairs if window.fresh(action_id, action_id)})
+    pairs: list[Any] = list(session.execute(window.where(select(DossierAction.id, DossierAction.dossier_id))))
+    ids: list[str] = sorted({str(p[1]) for p in pairs if window.fresh(p[0], p[0])})
     for i in range(0, len(ids), 500):
         yield from _tuples(session, _SELECT.where(Dossier.id.in_(ids[i:i + 500])))
 

@@ -41,8 +41,10 @@ def _streams(session: Session) -> dict[int, tuple[Any, ...]]:
                Datastream.unit_of_measurement, Thing.org_id)
         .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
         .join(Thing, Thing.id == Datastream.thing_id))
-    out = {}
-    for ds_id, thing_id, prop_id, prop, unit, org_id in rows:
+    out: dict[int, tuple[Any, ...]] = {}
+    row: Any
+    for row in rows:
+        ds_id, thing_id, prop_id, prop, unit, org_id = row
         symbol = (unit or {}).get("symbol") if isinstance(unit, dict) else None
         out[ds_id] = (thing_id, prop_id, prop, symbol, org_id, paths.get(org_id or ""))
     return out
@@ -50,7 +52,9 @@ def _streams(session: Session) -> dict[int, tuple[Any, ...]]:
 
 def _tuples(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
     streams = _streams(session)
-    for ds_id, start, count, total, lo, hi, last in session.execute(stmt.execution_options(yield_per=BATCH)):
+    row: Any
+    for row in session.execute(stmt.execution_options(yield_per=BATCH)):
+        ds_id, start, count, total, lo, hi, last = row
         info = streams.get(ds_id, (None,) * 6)
         yield (ds_id, *info, start, count, total / count if count else None, lo, hi, last)
 
@@ -61,8 +65,10 @@ def _hour(t: datetime) -> datetime:
 
 def _changed(session: Session, window: ChangeWindow) -> Iterator[tuple[Any, ...]]:
     touched: dict[int, set[datetime]] = defaultdict(set)
-    for obs_id, ds_id, t in session.execute(
+    row: Any
+    for row in session.execute(
             window.where(select(Observation.id, Observation.datastream_id, Observation.phenomenon_time))):
+        obs_id, ds_id, t = row
         if window.fresh(obs_id, obs_id):
             touched[ds_id].add(_hour(t))
     for ds_id, hours in sorted(touched.items()):
