@@ -35,3 +35,11 @@ def test_create_key_prints_a_key_the_api_accepts(runner: CliRunner, client: Test
     assert refused.status_code == 403
     assert accepted.status_code == 200, accepted.text  # GeoReport v2 answers a created request with 200
     assert accepted.json()[0]["service_request_id"]
+
+
+def test_rebuild_stats_recounts(runner: CliRunner, client: TestClient, orgs: Any) -> None:
+    body = {"category": "waste", "description": "Rác", "area_code": "10891"}
+    assert client.post("/api/v1/feedback/reports", json=body).status_code == 201
+    result = runner.invoke(mount_module_commands(), ["feedback", "rebuild-stats"])
+    assert result.exit_code == 0, result.output
+    assert "1 (unit, category) rows" in result.output

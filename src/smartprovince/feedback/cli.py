@@ -1,4 +1,4 @@
-"""``smartprovince feedback …`` commands: Open311 API keys, the SLA job, the notification sender."""
+"""``smartprovince feedback …`` commands: Open311 API keys, the SLA job, the notification sender, rebuild-stats."""
 
 from __future__ import annotations
 
@@ -65,3 +65,15 @@ def send() -> None:
     n = notify.deliver_pending(db, FeedbackSettings())
     db.dispose()
     Console().print(f"sent {n}")
+
+
+@cli.command("rebuild-stats")
+def rebuild_stats() -> None:
+    """Recount the statistics per unit and category from every report (after a bulk import)."""
+    from smartprovince.feedback import stats
+
+    db = _db()
+    with db.session() as s:
+        n = stats.rebuild(s)
+    db.dispose()
+    Console().print(f"{n} (unit, category) rows")
