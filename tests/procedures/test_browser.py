@@ -159,3 +159,16 @@ def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: An
     bus_of(live["app"]).drain()
     assert portal.SIMULATOR.records[code]["TrangThaiHoSo"] == 10
     assert portal.SIMULATOR.records[code]["ThanhToanTrucTuyen"] == 1
+
+    # The leader downloads the statistics as Excel from the statistics page; the file has the dossier.
+    import io
+
+    from openpyxl import load_workbook
+
+    leader.goto(f"{base}/console/procedures/stats?from=2026-01-01&to=2026-12-31&by=procedure")
+    leader.screenshot(path=str(shots / "procedures-6-stats.png"), full_page=True)
+    with leader.expect_download() as download:
+        leader.locator("#xlsx-link").click()
+    sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+    total = [c.value for c in list(sheet.iter_rows(min_row=6))[-1]]
+    assert total[0] == "Tất cả" and total[3] == 1 and total[4] == 1  # received, received online
