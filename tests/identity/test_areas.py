@@ -276,3 +276,25 @@ def test_the_cache_asks_the_database_again_after_its_interval(
         time.sleep(0.25)
         assert identity.locate(s, 106.33, 20.94) is None
     invalidate_cache()
+
+
+def test_a_tree_the_centres_do_not_describe_gets_no_derived_areas(database: Database) -> None:
+    """The 2025 two-level tree reuses 64 old codes (13 with the same name): deriving cells from those few
+    would route every report of the former province to them. Nothing is derived; old cells are dropped."""
+    with database.session() as s:
+        identity.load_organisations(s, "hai-duong", actor=SYSTEM)
+        assert identity.locate(s, 106.33, 20.94) is not None
+    with database.session() as s:
+        identity.load_organisations(s, "hai-phong-2025", actor=SYSTEM)
+    with database.session() as s:
+        root = identity.get_org_by_code(s, "31")
+        assert root is not None
+        assert identity.area_centre(s, root.id) is None
+        new_units = list(s.scalars(select(Organisation).where(Organisation.parent_id == root.id)))
+        assert len(new_units) == 114
+        assert all(identity.area_centre(s, o.id) is None for o in new_units)
+        # The communes of the old tree that the new list did not take over keep their (re-derived) cells.
+        found = identity.locate(s, 106.33, 20.94)
+        assert found is None or found.parent_id != root.id
+        result = identity.rebuild_areas(s)
+        assert "31" in result.skipped_roots

@@ -69,6 +69,10 @@ CENTRE_QUALITIES = ("surveyed", "geocoded", "approximate", "placeholder", "polyg
 ``approximate`` (known to about 0.01°, ~1 km), ``placeholder`` (no position known: put in the
 emptiest part of its district), ``polygon`` (a point inside the unit's polygon)."""
 
+MIN_COVERAGE = 0.75
+"""Share of a province's communes that must have a known position before its areas are derived (the
+others get placeholders); below it nothing is derived for that province. Hải Dương: 186 / 207 = 0.90."""
+
 OUTLINE_MARGIN_DEG = 0.03
 """How far (degrees, ~3 km) the province outline reaches beyond the outermost commune centres."""
 
@@ -163,6 +167,8 @@ class BuildResult:
     written: dict[str, int] = field(default_factory=dict)
     placeholders: list[str] = field(default_factory=list)
     kept_official: int = 0
+    skipped_roots: list[str] = field(default_factory=list)
+    removed: int = 0
 
 
 def _round_geom(geom: Any) -> Any:
@@ -289,6 +295,17 @@ def _build_one_tree(
             quality[c.id] = row.quality
         else:
             missing_by_parent.setdefault(c.parent_id, []).append(c)
+    if len(points) < MIN_COVERAGE * len(communes):
+        # A tree the centres do not describe (such as the 2025 two-level tree, which reuses some old codes):
+        # a few cells would swallow the communes that have no position, and reports would be routed to the
+        # wrong unit. Derive nothing for it and drop its stale derived cells.
+        result.skipped_roots.extend(o.code for o in provinces)
+        stale = [a for o in members if (a := existing.get(o.id)) is not None and a.source != SOURCE_OFFICIAL]
+        for area in stale:
+            session.delete(area)
+            existing.pop(area.org_id, None)
+        result.removed += len(stale)
+        return
     all_known = list(points.values())
     for parent_id, missing in sorted(missing_by_parent.items(), key=lambda kv: kv[0] or ""):
         parent = districts.get(parent_id or "")
@@ -327,7 +344,7 @@ def _build_one_tree(
         seen.add((lon, lat))
         points[cid] = (lon, lat)
     if len(points) < 3:
-        return  # no sensible tessellation (a test tree, or a province without data)
+        return  # no sensible tessellation
 
     ids = list(points)
     coords = [points[i] for i in ids]
@@ -723,7 +740,17 @@ def locate(session: Session, lon: float, lat: float, *, level: str = "commune") 
     A point exactly on a border between two areas goes to one of them (always the same one).
     """
     org_id = locate_id(session, lon, lat, level=level)
-    return session.get(Organisation, org_id) if org_id is not None else None
+    if org_id is None:
+        return None
+    # The session's identity map holds objects weakly: keep the few units returned alive for the session's
+    # life, so that locating many points of the same commune loads it from the database once.
+    held: dict[str, Organisation] = session.info.setdefault("identity.areas.located", {})
+    org = held.get(org_id)
+    if org is None:
+        org = session.get(Organisation, org_id)
+        if org is not None:
+            held[org_id] = org
+    return org
 
 
 def area_centre(session: Session, org_id: str) -> tuple[float, float] | None:
