@@ -28,6 +28,7 @@ TOPICS = (
     "identity.organisation.updated",
     "identity.organisation.moved",
     "identity.organisation.deactivated",
+    "identity.area.loaded",  # official area polygons loaded (identity/areas.py)
     "identity.token.issued",
     "identity.token.revoked",
     "identity.session.started",
