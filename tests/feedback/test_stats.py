@@ -33,10 +33,16 @@ ACTION = st.one_of(
 
 
 def _compare(database: Any) -> None:
+    from smartprovince import identity
+
     with database.session() as s:
-        for by in ("unit", "category"):
-            kept = sorted((asdict(r) for r in queries.statistics(s, SYSTEM, by=by)), key=lambda d: d["key"])
-            counted = sorted((asdict(r) for r in queries.statistics(s, SYSTEM, by=by, since=EPOCH)),
+        district = identity.get_org_by_code(s, "295")
+        assert district is not None
+        leader = Actor(id=None, username="ld", kind="officer", display_name="Lãnh đạo huyện",
+                       grants=(Grant("feedback.stats.read", district.path),))
+        for by, actor in (("unit", SYSTEM), ("category", SYSTEM), ("unit", leader), ("category", leader)):
+            kept = sorted((asdict(r) for r in queries.statistics(s, actor, by=by)), key=lambda d: d["key"])
+            counted = sorted((asdict(r) for r in queries.statistics(s, actor, by=by, since=EPOCH)),
                              key=lambda d: d["key"])
             assert [a["key"] for a in kept] == [b["key"] for b in counted]
             for a, b in zip(kept, counted, strict=True):

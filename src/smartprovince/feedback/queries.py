@@ -20,6 +20,7 @@ from smartprovince.core.errors import NotFound
 from smartprovince.core.security import Actor
 from smartprovince.feedback import categories, lifecycle
 from smartprovince.feedback.models import Report, ReportActivity, ReportMedia, ReportStat
+from smartprovince.feedback.stats import FIELDS as stats_fields
 
 READ = "feedback.report.read"
 NOT_FOUND = "Không tìm thấy phản ánh (report not found)."
@@ -168,20 +169,22 @@ class StatRow:
     mean_hours_to_resolve: float | None
 
 
-def _stat_rows(session: Session, actor: Actor, since: datetime | None, until: datetime | None) -> list[Any]:
-    """Sums and counts per (unit, category); the callers add them up per unit or per category.
+def _kept_rows(session: Session, actor: Actor, by: str) -> list[Any]:
+    """Sums per unit or per category from ``feedback_stat``, kept up to date on every write (``stats.py``):
+    the database adds up a few thousand rows, however many reports there are."""
+    table = ReportStat.__table__
+    group = table.c.unit_id if by == "unit" else table.c.category_code
+    stmt = select(group, *[func.sum(table.c[f]).label(f) for f in stats_fields]).where(table.c.total > 0)
+    scopes = actor.scopes("feedback.stats.read")
+    if "" not in scopes:
+        stmt = stmt.where(or_(*[table.c.unit_path.startswith(p) for p in scopes]) if scopes
+                          else table.c.unit_id.is_(None))
+    return list(session.execute(stmt.group_by(group)).all())
 
-    Without a period they come from ``feedback_stat``, kept up to date on every write (``stats.py``): a few
-    thousand rows however many reports there are. With ``since`` / ``until`` the reports of the period are
-    counted (one scan of the covering index ``ix_feedback_report_stats``).
-    """
-    if since is None and until is None:
-        kept = select(ReportStat).where(ReportStat.total > 0)
-        scopes = actor.scopes("feedback.stats.read")
-        if "" not in scopes:
-            kept = kept.where(or_(*[ReportStat.unit_path.startswith(p) for p in scopes]) if scopes
-                              else ReportStat.unit_id.is_(None))
-        return list(session.scalars(kept))
+
+def _stat_rows(session: Session, actor: Actor, since: datetime | None, until: datetime | None) -> list[Any]:
+    """Sums and counts per (unit, category) of the reports received in a period (one scan of the covering
+    index ``ix_feedback_report_stats``); the callers add them up per unit or per category."""
     handled = Report.status.in_(lifecycle.DONE_STATUSES)
     stmt = select(
         Report.unit_id, Report.category_code,
@@ -238,14 +241,21 @@ def statistics(session: Session, actor: Actor, *, by: str = "unit", since: datet
     """Thống kê — handled rate, on-time rate, satisfaction and mean times, per ``unit`` or ``category``.
 
     Handled = resolved or closed. On time = resolved before the deadline. Satisfied = rating 4 or 5.
-    Merged duplicates are not counted (their main report is). Only reports the actor may read.
+    Merged duplicates are not counted (their main report is). Only reports the actor may read. Without
+    ``since`` / ``until``: all reports, from the statistics kept on write.
     """
+    if since is None and until is None:
+        return _fold(session, _kept_rows(session, actor, by), by)
     return _fold(session, _stat_rows(session, actor, since, until), by)
 
 
 def statistics_both(session: Session, actor: Actor, *, since: datetime | None = None,
                     until: datetime | None = None) -> tuple[list[StatRow], list[StatRow]]:
-    """The statistics per unit and per category from one scan (the statistics page)."""
+    """The statistics per unit and per category (the statistics page): from the kept statistics, or from
+    one scan of the period's reports."""
+    if since is None and until is None:
+        return _fold(session, _kept_rows(session, actor, "unit"), "unit"), \
+            _fold(session, _kept_rows(session, actor, "category"), "category")
     rows = _stat_rows(session, actor, since, until)
     return _fold(session, rows, "unit"), _fold(session, rows, "category")
 
