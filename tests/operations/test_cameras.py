@@ -10,8 +10,11 @@ from smartprovince.operations import cameras
 
 def _register(env, code: str, owner: str, **extra) -> None:  # type: ignore[no-untyped-def]
     with env.db.session() as s:
-        cameras.register_camera(s, actor=SYSTEM, data=cameras.CameraIn(
-            code=code, name=f"Camera {code}", lat=20.94, lon=106.33, owner=owner, **extra))
+        cameras.register_camera(
+            s,
+            actor=SYSTEM,
+            data=cameras.CameraIn(code=code, name=f"Camera {code}", lat=20.94, lon=106.33, owner=owner, **extra),
+        )
 
 
 def test_registry_scoping_and_geojson(env, client) -> None:  # type: ignore[no-untyped-def]
@@ -46,11 +49,15 @@ def test_health_by_heartbeat_and_bus_event(env, client, drain, frozen_clock) -> 
     h = env.headers["operator"]
     r = client.post("/api/v1/operations/cameras/CG-1/heartbeat", headers=h, json={"status": "online"})
     assert r.status_code == 200 and r.json()["status"] == "online"
-    assert client.post("/api/v1/operations/cameras/CG-1/heartbeat", headers=env.headers["district"],
-                       json={}).status_code == 403  # leaders read cameras; gateways and operators report
+    assert (
+        client.post("/api/v1/operations/cameras/CG-1/heartbeat", headers=env.headers["district"], json={}).status_code
+        == 403
+    )  # leaders read cameras; gateways and operators report
     assert client.post("/api/v1/operations/cameras/NOPE/heartbeat", headers=h, json={}).status_code == 404
-    assert client.post("/api/v1/operations/cameras/CG-1/heartbeat", headers=h,
-                       json={"status": "burning"}).status_code == 422
+    assert (
+        client.post("/api/v1/operations/cameras/CG-1/heartbeat", headers=h, json={"status": "burning"}).status_code
+        == 422
+    )
     frozen_clock[0] += timedelta(minutes=cameras.STALE_MINUTES + 1)
     assert client.get("/api/v1/operations/cameras/CG-1", headers=h).json()["status"] == "offline"  # silent too long
     env.publish("cameras.status", {"code": "CG-1", "status": "online"})

@@ -20,12 +20,28 @@ def roomed(env, client, make_user) -> Any:  # type: ignore[no-untyped-def]
         assert rooms.sync_rooms(s, actor=SYSTEM) == 0  # once only
     h = env.headers["operator"]
     posts = [
-        {"category": "flooding", "title": "Ngập sâu phố Lai Cách", "lat": 20.936, "lon": 106.253,
-         "org_id": env.orgs["10891"].id},
-        {"category": "air_pollution", "title": "Khói đốt rơm Bình Giang", "lat": 20.88, "lon": 106.18,
-         "org_id": env.orgs["296"].id},
-        {"category": "traffic_accident", "title": "Va chạm trên Quốc lộ 5", "lat": 20.95, "lon": 106.22,
-         "severity": "critical", "org_id": env.orgs["295"].id},
+        {
+            "category": "flooding",
+            "title": "Ngập sâu phố Lai Cách",
+            "lat": 20.936,
+            "lon": 106.253,
+            "org_id": env.orgs["10891"].id,
+        },
+        {
+            "category": "air_pollution",
+            "title": "Khói đốt rơm Bình Giang",
+            "lat": 20.88,
+            "lon": 106.18,
+            "org_id": env.orgs["296"].id,
+        },
+        {
+            "category": "traffic_accident",
+            "title": "Va chạm trên Quốc lộ 5",
+            "lat": 20.95,
+            "lon": 106.22,
+            "severity": "critical",
+            "org_id": env.orgs["295"].id,
+        },
     ]
     for body in posts:
         r = client.post("/api/v1/operations/incidents", headers=h, json=body)
@@ -110,8 +126,14 @@ def test_drill_down_province_district_commune(roomed, client, make_user, login) 
 
 
 def test_admin_creates_and_changes_rooms(roomed, client, make_user, login) -> None:  # type: ignore[no-untyped-def]
-    body = {"code": "ngap-lut", "name": "Phòng chống ngập", "org": "30", "categories": ["flooding"],
-            "kpis": ["incidents_opened"], "layout": {"layers": ["incidents", "sensors"], "zoom": 11}}
+    body = {
+        "code": "ngap-lut",
+        "name": "Phòng chống ngập",
+        "org": "30",
+        "categories": ["flooding"],
+        "kpis": ["incidents_opened"],
+        "layout": {"layers": ["incidents", "sensors"], "zoom": 11},
+    }
     r = client.post("/api/v1/operations/rooms", headers=roomed.headers["operator"], json=body)
     assert r.status_code == 403  # operators do not manage rooms
     make_user("quantri", role="admin", org="30")
@@ -120,8 +142,14 @@ def test_admin_creates_and_changes_rooms(roomed, client, make_user, login) -> No
     assert r.status_code == 201, r.text
     assert r.json()["categories"] == ["flooding"]
     assert client.post("/api/v1/operations/rooms", json=body).status_code == 409
-    for bad in ({"categories": ["volcano"]}, {"org": "no-such-org"}, {"layout": {"layers": ["x"]}},
-                {"code": "Bad Code"}, {"name": "a\x00b"}, {"layout": {"center": [200, 1]}}):
+    for bad in (
+        {"categories": ["volcano"]},
+        {"org": "no-such-org"},
+        {"layout": {"layers": ["x"]}},
+        {"code": "Bad Code"},
+        {"name": "a\x00b"},
+        {"layout": {"center": [200, 1]}},
+    ):
         r = client.post("/api/v1/operations/rooms", json={**body, "code": "khac", **bad})
         assert r.status_code == 422, (bad, r.text)
     update = {k: v for k, v in body.items() if k != "code"} | {"area": "295"}
@@ -132,8 +160,15 @@ def test_admin_creates_and_changes_rooms(roomed, client, make_user, login) -> No
     # the page forms, with and without the CSRF token
     form = client.get("/ioc/rooms/new")
     assert form.status_code == 200 and "Thêm phòng điều hành" in form.text
-    data = {"code": "an-ninh", "name": "Phòng an ninh trật tự", "org": "30", "kind": "custom",
-            "categories": ["public_order"], "layers": ["incidents", "cameras"], "kpis": ""}
+    data = {
+        "code": "an-ninh",
+        "name": "Phòng an ninh trật tự",
+        "org": "30",
+        "kind": "custom",
+        "categories": ["public_order"],
+        "layers": ["incidents", "cameras"],
+        "kpis": "",
+    }
     r = client.post("/ioc/rooms/new", data=data, headers={"x-csrf-token": ""}, follow_redirects=False)
     assert r.status_code == 403
     csrf = client.headers["x-csrf-token"]
@@ -143,15 +178,20 @@ def test_admin_creates_and_changes_rooms(roomed, client, make_user, login) -> No
     assert r.status_code == 422 and "nowhere" in r.text
     edit = client.get("/ioc/rooms/an-ninh/edit")
     assert edit.status_code == 200 and "Phòng an ninh trật tự" in edit.text
-    r = client.post("/ioc/rooms/an-ninh/edit", data={**data, "name": "Phòng an ninh", "csrf_token": csrf},
-                    follow_redirects=False)
+    r = client.post(
+        "/ioc/rooms/an-ninh/edit", data={**data, "name": "Phòng an ninh", "csrf_token": csrf}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert client.get("/api/v1/operations/rooms/an-ninh").json()["name"] == "Phòng an ninh"
 
 
 def test_narrow_cuts_grants_to_the_area() -> None:
-    actor = Actor(id="u", username="u", kind="officer",
-                  grants=(Grant("operations.incident.read", ""), Grant("x.y", "/p/d1/"), Grant("x.z", "/p/d2/")))
+    actor = Actor(
+        id="u",
+        username="u",
+        kind="officer",
+        grants=(Grant("operations.incident.read", ""), Grant("x.y", "/p/d1/"), Grant("x.z", "/p/d2/")),
+    )
     narrowed = rooms.narrow(actor, "/p/d1/")
     assert narrowed.scopes("operations.incident.read") == ["/p/d1/"]
     assert narrowed.scopes("x.y") == ["/p/d1/"] and narrowed.scopes("x.z") == []

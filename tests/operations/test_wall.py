@@ -42,7 +42,7 @@ def test_kpis_count_events_of_other_modules_in_the_actors_scope(env, client, dra
     assert page.status_code == 200
     assert "Hồ sơ giải quyết đúng hạn" in page.text and "50.0%" in page.text
     assert "Cảnh báo cảm biến đang hiệu lực" in page.text and 'data-stream="/ioc/wall/feed?' in page.text
-    assert page.text.count("Sự cố đang mở") == 1  # the incident tiles once, inside the refreshable block
+    assert page.text.count('id="tile-open"') == 1  # the incident tiles once, inside the refreshable block
     tiles = client.get("/ioc/wall/tiles")
     assert tiles.status_code == 200 and "<html" not in tiles.text
     assert "50.0%" in tiles.text and "Sự cố đang mở" in tiles.text

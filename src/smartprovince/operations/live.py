@@ -13,7 +13,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -58,22 +57,16 @@ def _messages(out: tuple[str, str] | list[tuple[str, str]]) -> list[tuple[str, s
 
 
 def kpi_signature(session: Any, actor: Actor) -> tuple[Any, ...]:
-    """What the wall's KPI tiles depend on, cheaply: the sum of the daily counts in the actor's scope,
-    and the newest computed KPI value. A change means the tiles should be reloaded."""
+    """What the wall's KPI tiles depend on, cheaply: the daily counts of the last month in the actor's
+    scope, and the newest computed KPI value. A change means the tiles should be reloaded."""
     from sqlalchemy import func, select
 
-    from smartprovince.core.clock import local_now
+    from smartprovince.operations import rooms
     from smartprovince.operations.kpi_engine import KpiValue
-    from smartprovince.operations.models import DailyCount
 
-    since = local_now().date() - timedelta(days=31)
-    stmt = select(func.count(), func.coalesce(func.sum(DailyCount.count), 0)).where(DailyCount.day >= since)
-    cond = queries._scope(DailyCount.org_path, actor, queries.READ)
-    if cond is not None:
-        stmt = stmt.where(cond)
-    counts = tuple(session.execute(stmt).one())
+    rows = rooms.daily_sums(session, actor, under="", days=31, metrics=rooms.WALL_METRICS)
     values = tuple(session.execute(select(func.count(), func.max(KpiValue.computed_at))).one())
-    return (*counts, *values)
+    return (len(rows), sum(r[3] for r in rows), *values)
 
 
 def alert_json(entry: IncidentEntry, inc: Incident, source_label: str) -> str:

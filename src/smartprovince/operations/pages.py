@@ -16,7 +16,7 @@ from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import NotFound, Problem, ValidationProblem
 from smartprovince.core.pagination import CursorParams, paginate
 from smartprovince.core.security import Actor, require, verify_csrf
-from smartprovince.operations import cameras, kpi, kpi_engine, lifecycle, live, queries, rooms, service
+from smartprovince.operations import cameras, kpi_engine, lifecycle, live, queries, rooms, service
 from smartprovince.operations.models import Incident, IncidentEntry
 from smartprovince.operations.sops import all_sops
 from smartprovince.web import environment, redirect, render, request_lang, translator
@@ -210,6 +210,11 @@ def _kpi_tiles(session: Any, actor: Actor, codes: list[str], org: Any) -> list[d
     return out
 
 
+def _under(org: Any) -> str:
+    """The subtree the wall's figures cover: the area's path, '' for the province (no filter)."""
+    return org.path if org is not None and org.parent_id is not None else ""
+
+
 def _wall_ctx(
     request: Request, session: Any, actor: Actor, *, area: str | None, room_code: str | None, kpi_code: str | None
 ) -> dict[str, Any]:
@@ -248,7 +253,7 @@ def _wall_ctx(
         feed=feed,
         last_entry=feed[0][0].id if feed else "",
         tiles=queries.tiles(session, scoped, since=midnight, categories=categories),
-        kpis=kpi.wall_kpis(session, scoped),
+        kpis=rooms.wall_figures(session, actor, under=_under(org)),
         kpi_tiles=_kpi_tiles(session, actor, codes, org),
         kpi_def=kpi_def,
         kpi_by_area=kpi_by_area,
@@ -322,7 +327,7 @@ def wall_tiles(
         _ctx(
             request,
             tiles=queries.tiles(session, scoped, since=midnight, categories=categories),
-            kpis=kpi.wall_kpis(session, scoped),
+            kpis=rooms.wall_figures(session, actor, under=_under(org)),
             kpi_tiles=_kpi_tiles(session, actor, codes, org),
             query={k: v for k, v in (("area", area), ("room", room)) if v},
             area=org,
