@@ -43,25 +43,32 @@ _SELECT = select(
 ).join(Procedure, Procedure.id == Dossier.procedure_id)
 
 
-def timing_class(r: Any) -> str | None:
+def timing_class(due_at: Any, finished_at: Any, supplement_requests: int | None, status: int) -> str | None:
     """``early`` / ``on_time`` / ``late`` (Decision 766) once finished; ``open`` while in progress;
     ``None`` for a dossier refused or stopped without a result."""
-    if r.finished_at is not None:
-        return timing.classify(due_at=r.due_at, finished_at=r.finished_at,
-                               supplement_requests=r.supplement_requests or 0, at=r.finished_at)
-    if r.status in _CLOSED:
+    if finished_at is not None:
+        return timing.classify(due_at=due_at, finished_at=finished_at,
+                               supplement_requests=supplement_requests or 0, at=finished_at)
+    if status in _CLOSED:
         return None
     return "open"
 
 
 def _tuples(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
     levels = dict(session.execute(select(identity.Organisation.id, identity.Organisation.level)).tuples().all())
-    for r in session.execute(stmt.execution_options(yield_per=BATCH)):
-        district, commune = place_ids(r.agency_path, levels)
-        yield (r.id, r.code, r.procedure_code, r.field, r.level, bool(r.is_essential), r.agency_code,
-               r.agency_org_id, r.agency_path, district, commune, r.channel, r.channel == "online", r.status,
-               r.submitted_at, r.received_at, r.due_at, r.finished_at, r.returned_at, r.closed_at, timing_class(r),
-               r.supplement_requests, r.fee_total, r.fee_paid, bool(r.paid_online), bool(r.digitised))
+    places: dict[str, tuple[str | None, str | None]] = {}  # a few hundred agencies: place once per path
+    row: Any
+    for row in session.connection().execute(stmt.execution_options(yield_per=BATCH)).tuples():
+        (id_, code, proc_code, field, level, essential, agency_code, agency_org_id, path, channel, status,
+         submitted, received, due, finished, returned, closed, supplements, fee_total, fee_paid, paid_online,
+         digitised) = row
+        place = places.get(path)
+        if place is None:
+            place = places[path] = place_ids(path, levels)
+        yield (id_, code, proc_code, field, level, bool(essential), agency_code, agency_org_id, path, place[0],
+               place[1], channel, channel == "online", status, submitted, received, due, finished, returned, closed,
+               timing_class(due, finished, supplements, status), supplements, fee_total, fee_paid, bool(paid_online),
+               bool(digitised))
 
 
 def _changed(session: Session, window: ChangeWindow) -> Iterator[tuple[Any, ...]]:
