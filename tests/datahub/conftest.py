@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -107,3 +110,50 @@ def live_server(app):  # type: ignore[no-untyped-def]
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+# ------------------------------------------------------------------ a simulated agency API
+
+TOKEN = "Bearer so-gd-secret-token"
+ROWS = [
+    {"ma": "T1", "ten": "Trường Tiểu học Cẩm Thượng", "huyen": "288", "so_hoc_sinh": 620, "dien_thoai": PHONE},
+    {"ma": "T2", "ten": "Trường THCS Bình Hàn", "huyen": "288", "so_hoc_sinh": 540},
+]
+
+
+class Agency:
+    """What the simulated agency API answers next, and what it was asked."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body: bytes = json.dumps({"records": ROWS}).encode()
+        self.content_type = "application/json"
+        self.requests: list[dict[str, str]] = []
+
+
+@pytest.fixture
+def agency() -> Iterator[tuple[str, Agency]]:
+    state = Agency()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            state.requests.append({k.lower(): v for k, v in self.headers.items()})
+            if self.headers.get("Authorization") != TOKEN:
+                self.send_response(401)
+                self.end_headers()
+                return
+            self.send_response(state.status)
+            self.send_header("Content-Type", state.content_type)
+            self.send_header("Content-Length", str(len(state.body)))
+            self.end_headers()
+            self.wfile.write(state.body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/truong-hoc?token=hidden", state
+    server.shutdown()
+    server.server_close()

@@ -6,10 +6,7 @@ The agency API is simulated by a small ``http.server`` in a thread; the client i
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,52 +20,7 @@ from smartprovince.datahub import schedule, scheduler, sources
 from smartprovince.datahub.config import DatahubSettings
 from smartprovince.datahub.models import PullRun, Record, Source
 
-from .conftest import PHONE
-
-TOKEN = "Bearer so-gd-secret-token"
-ROWS = [
-    {"ma": "T1", "ten": "Trường Tiểu học Cẩm Thượng", "huyen": "288", "so_hoc_sinh": 620, "dien_thoai": PHONE},
-    {"ma": "T2", "ten": "Trường THCS Bình Hàn", "huyen": "288", "so_hoc_sinh": 540},
-]
-
-
-class Agency:
-    """What the simulated agency API answers next, and what it was asked."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.body: bytes = json.dumps({"records": ROWS}).encode()
-        self.content_type = "application/json"
-        self.requests: list[dict[str, str]] = []
-
-
-@pytest.fixture
-def agency() -> Iterator[tuple[str, Agency]]:
-    state = Agency()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
-            state.requests.append({k.lower(): v for k, v in self.headers.items()})
-            if self.headers.get("Authorization") != TOKEN:
-                self.send_response(401)
-                self.end_headers()
-                return
-            self.send_response(state.status)
-            self.send_header("Content-Type", state.content_type)
-            self.send_header("Content-Length", str(len(state.body)))
-            self.end_headers()
-            self.wfile.write(state.body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/truong-hoc?token=hidden", state
-    server.shutdown()
-    server.server_close()
-
+from .conftest import PHONE, TOKEN
 
 CONFIG = DatahubSettings(source_secrets={"so-gd-api": SecretStr(TOKEN)}, scheduler=False)
 
