@@ -293,13 +293,38 @@ def _ask(settings: Any, q: WarehouseQuery, start: date, end: date, path: str) ->
     return out
 
 
-def prefetch(cache: dict[Any, Any], settings: Any, names: set[str], start: date, end: date) -> None:
-    """Ask every day-by-day query among ``names`` once for the days ``[start, end)`` of the whole province;
-    computations that share ``cache`` then read any period inside from it."""
-    for n in sorted(names):
-        q = WAREHOUSE_QUERIES.get(n)
-        if q is not None and q.by_day and q.additive:
+def prefetch(cache: dict[Any, Any], settings: Any, names: set[str], start: date, end: date, *,
+             exact: bool = False) -> None:
+    """Ask the additive queries among ``names`` for the days ``[start, end)`` of the whole province in **one**
+    warehouse call (their SQL joined with ``UNION ALL``); computations sharing ``cache`` then read every
+    period inside from it. Day-by-day queries serve any period inside; the others only that exact window
+    (``exact``). When the joined query fails (a view is missing), each query is asked on its own."""
+    qs = [WAREHOUSE_QUERIES[n] for n in sorted(names) if n in WAREHOUSE_QUERIES]
+    qs = [q for q in qs if q.additive and (q.by_day or exact) and (q.name, start, end, "") not in cache]
+    if not qs:
+        return
+    parts = []
+    for q in qs:
+        day = "day" if q.by_day else "CAST(NULL AS DATE)"
+        # Names are checked at registration (letters, digits, _ and .); the SQL is the definitions' own.
+        parts.append(f"SELECT '{q.name}' AS source, org_path, {day} AS day, value FROM ({q.sql}) AS q")  # noqa: S608
+    both = WarehouseQuery(name="_prefetch", label="", sql=" UNION ALL ".join(parts), by_day=True)
+    params = {"period_start": datetime.combine(start, time(), tzinfo=VN_TZ),
+              "period_end": datetime.combine(end, time(), tzinfo=VN_TZ), "org_path": ""}
+    try:
+        raw = _warehouse_call(settings, both.sql, params)
+    except Exception as exc:  # noqa: BLE001 - ask one by one below
+        log.info("joined warehouse query failed (%s); asking each source", exc)
+        for q in qs:
             cache[(q.name, start, end, "")] = _ask(settings, q, start, end, "")
+        return
+    rows: dict[str, Rows] = {q.name: [] for q in qs}
+    for r in raw:
+        d = r.get("day")
+        rows[str(r["source"])].append((str(r.get("org_path") or ""), d.astimezone(VN_TZ).date()
+                                       if isinstance(d, datetime) else d, float(r.get("value") or 0)))
+    for q in qs:
+        cache[(q.name, start, end, "")] = rows[q.name]
 
 
 def warehouse_rows(ctx: SourceContext, q: WarehouseQuery) -> Rows | None:
@@ -338,6 +363,8 @@ def _warehouse_source(q: WarehouseQuery) -> DataSource:
 
 def register_warehouse_query(spec: dict[str, Any]) -> WarehouseQuery:
     """Register one warehouse query (``name``, ``label``, ``sql``; optional ``view``, ``months``, ``additive``)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*", str(spec.get("name", ""))):
+        raise ValueError(f"bad warehouse source name {spec.get('name')!r}")
     q = WarehouseQuery(name=str(spec["name"]), label=str(spec.get("label", spec["name"])), sql=str(spec["sql"]),
                        view=str(spec.get("view", "")), months=str(spec.get("months", "")),
                        additive=bool(spec.get("additive", True)), by_day=bool(spec.get("by_day", False)))
@@ -925,15 +952,14 @@ def data_months(settings: Any, names: set[str], *, limit: int = 24,
 
 def refresh_values(db: Any, settings: Any, *, depth: int = 1, progress: Callable[..., Any] | None = None) -> int:
     """Compute and store every warehouse KPI for every month the warehouse has data for, for the province and
-    its areas ``depth`` levels down (1 = districts). Returns how many values were stored."""
+    its areas ``depth`` levels down (1 = districts). The day-by-day sources are asked once, together, for
+    the whole span. Returns how many values were stored."""
     with db.session(write=False) as s:
         defs = [(d.code, d.formula) for d in definitions(s)]
-    n = 0
     known: dict[str, set[str]] = {}
-    cache: dict[Any, Any] = {}
-    for i, (code, formula) in enumerate(defs, start=1):
-        if progress is not None:
-            progress("Chỉ số KPI từ kho dữ liệu", i, len(defs))
+    plan: list[tuple[str, list[str]]] = []
+    used: set[str] = set()
+    for code, formula in defs:
         try:
             _, names = parse_formula(formula)
         except ValidationProblem:
@@ -942,9 +968,19 @@ def refresh_values(db: Any, settings: Any, *, depth: int = 1, progress: Callable
             continue
         months = data_months(settings, names, known=known)
         if months:
-            with db.session() as s:
-                n += compute_for_areas(s, actor=SYSTEM, code=code, periods=months, depth=depth, settings=settings,
-                                       cache=cache)
+            plan.append((code, months))
+            used |= names
+    cache: dict[Any, Any] = {}
+    if plan:
+        pers = [parse_period(m) for _, months in plan for m in months]
+        prefetch(cache, settings, used, min(p.start for p in pers), max(p.end for p in pers))
+    n = 0
+    for i, (code, months) in enumerate(plan, start=1):
+        if progress is not None:
+            progress("Chỉ số KPI từ kho dữ liệu", i, len(plan))
+        with db.session() as s:
+            n += compute_for_areas(s, actor=SYSTEM, code=code, periods=months, depth=depth, settings=settings,
+                                   cache=cache)
     return n
 
 

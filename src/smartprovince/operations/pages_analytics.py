@@ -265,7 +265,7 @@ def situation_page(
     parent, districts = kpi_engine.child_areas(session, None)
     areas = [o for o in districts if actor.can(READ, o.path)]
     return render(request, "operations/report_situation.html", {
-        "r": r, "fmt": reports.fmt, "colours": STATUS_COLOURS, "status_labels": kpi_engine.STATUS_LABELS,
+        "r": r, "fmt": reports.fmt, "colours": STATUS_COLOURS, "status_label": reports.status_label,
         "areas": areas, "province_wide": "" in actor.scopes(READ), "area_code": r["area"].code if r["area"] else "",
         "date_value": r["period"].start.isoformat(),
     })

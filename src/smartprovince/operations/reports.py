@@ -172,7 +172,9 @@ def _hotspots(session: Session, area: Any, per: kpi_engine.Period, top: int = 5)
     lon = np.array([r[0] for r in rows], dtype=float)
     lat = np.array([r[1] for r in rows], dtype=float)
     layer = hotspots.gi_star(lon, lat, cell_m=1000)
-    hot = [f for f in layer["features"] if str(f["properties"].get("class", "")).startswith("hot")]
+    # Gi* marks the neighbours of a cluster too; a leader wants the places where incidents happened.
+    hot = [f for f in layer["features"]
+           if str(f["properties"].get("class", "")).startswith("hot") and int(f["properties"]["count"]) > 0]
     hot.sort(key=lambda f: -float(f["properties"]["z"]))
     out = []
     for f in hot[:top]:
@@ -193,6 +195,8 @@ def situation(session: Session, actor: Actor, *, kind: str = "day", day: date | 
     area = report_area(session, actor, area_code)
     per = window(kind, day or local_now().date())
     cache: dict[Any, Any] = {}
+    # Every warehouse figure of the window in one call (the province's answer serves the area too).
+    kpi_engine.prefetch(cache, settings, set(kpi_engine.WAREHOUSE_QUERIES), per.start, per.end, exact=True)
     return {
         "kind": kind, "period": per, "start": per.start, "end": per.end - timedelta(days=1),
         "area": area, "area_name": area.name if area is not None else _province_name(session),
@@ -240,6 +244,11 @@ def fmt(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip() if unit else text
 
 
+def status_label(k: dict[str, Any]) -> str:
+    """The Vietnamese status of a KPI row: "no data" when there is no value, else the status's label."""
+    return "Chưa có số liệu" if k["value"] is None else kpi_engine.STATUS_LABELS[k["status"]]
+
+
 def situation_pdf(report: dict[str, Any], t: Any = lambda s, **kw: s.format(**kw) if kw else s) -> bytes:
     """The situation report as an A4 PDF (Vietnamese with DejaVu Sans); ``t`` translates the labels."""
     from reportlab.lib import colors
@@ -278,8 +287,8 @@ def situation_pdf(report: dict[str, Any], t: Any = lambda s, **kw: s.format(**kw
         Paragraph(esc(t("1. Chỉ số KPI")), h2),
     ]
     kpi_rows = [[k["name"], fmt(k["value"], k["unit"]), fmt(k["target"], k["unit"]),
-                 Paragraph(f'<font color="{status_colours[k["status"]]}">'
-                           f'{esc(t(kpi_engine.STATUS_LABELS[k["status"]]))}</font>', base)] for k in r["kpis"]]
+                 Paragraph(f'<font color="{status_colours[k["status"]]}">{esc(t(status_label(k)))}</font>', base)]
+                for k in r["kpis"]]
     story.append(table([t("Chỉ số"), t("Giá trị"), t("Mục tiêu"), t("Trạng thái")], kpi_rows, [88, 30, 30, 32]))
     inc = r["incidents"]
     story += [Paragraph(esc(t("2. Sự cố")), h2),
