@@ -152,3 +152,15 @@ def test_index_copy_for_code_and_indexed_fields_answers_like_the_snapshot(databa
         with_index = store.search(path, view.public_fields, filters={"huyen": "290"}, limit=7, **kw)
         without = store.search(full, view.public_fields, filters={"huyen": "290"}, limit=7, **kw)
         assert with_index == without and with_index.total > 0, kw
+
+
+def test_old_snapshots_are_removed_keeping_the_previous_one(database, settings, loaded) -> None:
+    for i in range(3):
+        _load(database, settings, [[f"N{i}", "Trường", "288", "1", "", "", "", ""]], mode="append")
+    with database.session() as s:
+        view = access_dataset(s, SYSTEM, "truong-hoc")
+        current = view.dataset.snapshot
+    files = sorted(p.name for p in store.dataset_dir(settings.data_dir, view.dataset.id).iterdir())
+    assert current == 4
+    assert {f.split("-")[0] for f in files} == {"3", "4"}
+    assert f"{current}-public.by-huyen.parquet" in files and f"{current}-full.parquet" in files

@@ -205,6 +205,7 @@ def load_file(session: Session, *, actor: Actor, name: str, source: bytes | Path
                 session.add(load)
                 session.flush()
                 if status != "rejected":
+                    store.prune_snapshots(data_dir, ds.id, keep_from=ds.snapshot)
                     snapshot = ds.snapshot + 1
                     full = store.snapshot_path(data_dir, ds.id, snapshot, public=False)
                     public = store.snapshot_path(data_dir, ds.id, snapshot, public=True)

@@ -49,6 +49,27 @@ def snapshot_path(data_dir: Path, dataset_id: str, snapshot: int, *, public: boo
     return dataset_dir(data_dir, dataset_id) / f"{snapshot}-{'public' if public else 'full'}.parquet"
 
 
+_SNAPSHOT_FILE = re.compile(r"^(\d+)-(full|public)(\.by-[a-z0-9_]+)?\.parquet$")
+
+
+def prune_snapshots(data_dir: Path, dataset_id: str, keep_from: int) -> int:
+    """Delete the dataset's snapshot files numbered below ``keep_from``; return how many.
+
+    A load keeps the snapshot that was current when it started (a reader that opened it just before
+    the commit can finish) and its own new one; older ones are no longer read by anyone.
+    """
+    folder = dataset_dir(data_dir, dataset_id)
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.iterdir():
+        match = _SNAPSHOT_FILE.match(path.name)
+        if match and int(match.group(1)) < keep_from:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection: in memory for queries (cheap; one per query keeps threads independent), or
     on a scratch file for loads, so a 10-million-row load spills to disk instead of filling memory."""
