@@ -8,7 +8,7 @@ Builds a fresh SQLite database (embedded default) in a temporary folder with the
   same run: the naive lookup (every commune polygon tested in turn, shapes parsed once, no prefilter) and the
   change-check queries (run at most once a second);
 * ``GET /api/v1/areas/locate`` and ``GET /api/v1/areas?level=commune`` (p50 / p95 ms, body size) against the
-  bare ``/healthz`` endpoint of the same app.
+  bare ``/healthz`` endpoint and ``GET /api/v1/organisations/ID`` (one row by id) of the same app.
 
 Run: ``python -m bench identity_areas``. Figures depend on the machine's load; they are never asserted.
 """
@@ -118,11 +118,20 @@ def main() -> None:
             lon, lat = points[0]
             health = _ms(lambda: client.get("/healthz"))
             loc = _ms(lambda: client.get("/api/v1/areas/locate", params={"lon": 106.3146, "lat": 20.9373}))
+            org_id = client.get("/api/v1/areas/locate", params={"lon": 106.3146, "lat": 20.9373}).json()["id"]
+            one_org = _ms(lambda: client.get(f"/api/v1/organisations/{org_id}"))
             body = client.get("/api/v1/areas", params={"level": "commune"}).content
             communes = _ms(lambda: client.get("/api/v1/areas", params={"level": "commune"}), runs=20)
             districts = _ms(lambda: client.get("/api/v1/areas", params={"level": "district"}))
         print(f"GET /healthz (baseline): p50 {health[0]:.1f} ms, p95 {health[1]:.1f} ms")
-        print(f"GET /api/v1/areas/locate: p50 {loc[0]:.1f} ms, p95 {loc[1]:.1f} ms ({loc[0] / health[0]:.1f}× healthz)")
+        print(
+            f"GET /api/v1/organisations/ID (baseline: one organisation by id): p50 {one_org[0]:.1f} ms, "
+            f"p95 {one_org[1]:.1f} ms"
+        )
+        print(
+            f"GET /api/v1/areas/locate: p50 {loc[0]:.1f} ms, p95 {loc[1]:.1f} ms "
+            f"({loc[0] / health[0]:.1f}× healthz, {loc[0] / one_org[0]:.1f}× one organisation)"
+        )
         print(
             f"GET /api/v1/areas?level=commune: p50 {communes[0]:.1f} ms, p95 {communes[1]:.1f} ms, "
             f"{len(body) / 1024:.0f} KiB ({communes[0] / health[0]:.1f}× healthz)"
