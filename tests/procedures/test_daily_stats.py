@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
 from smartprovince.procedures import daily, demo, service, stats
-from smartprovince.procedures.models import DailyStats, Dossier, Procedure
+from smartprovince.procedures.models import DailyStats, Dossier, MonthlyOpenStats, Procedure
 
 BASE = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
 NOW = datetime(2026, 3, 5, 3, 0, tzinfo=UTC)
@@ -66,6 +66,15 @@ def _table(env) -> dict:  # type: ignore[no-untyped-def]
             if any(values.values()):
                 out[(r.day, r.agency_code, r.procedure_code, r.agency_path)] = (
                     values, round(r.processing_seconds, 3))
+        # The monthly open / past-due sums are the daily differences added up by month.
+        months: dict = {}
+        for (day, *rest), (values, _) in out.items():
+            m = months.setdefault((day.replace(day=1), *rest), [0, 0])
+            m[0] += values["open_delta"]
+            m[1] += values["overdue_delta"]
+        stored = {(r.month, r.agency_code, r.procedure_code, r.agency_path): [r.open_delta, r.overdue_delta]
+                  for r in s.scalars(select(MonthlyOpenStats)) if r.open_delta or r.overdue_delta}
+        assert stored == {k: v for k, v in months.items() if any(v)}
         return out
 
 
@@ -79,6 +88,7 @@ def test_daily_table_equals_recount_from_dossiers(env, frozen_clock, dossiers, p
         proc_ids = [(p.id, p.code) for p in procs]
         s.execute(delete(Dossier))
         s.execute(delete(DailyStats))
+        s.execute(delete(MonthlyOpenStats))
     ids = []
     with env.db.session() as s:
         for i, g in enumerate(dossiers):
@@ -197,6 +207,7 @@ def test_rebuild_stats_command(env, settings, monkeypatch):
     before = _table(env)
     with env.db.session() as s:
         s.execute(delete(DailyStats))
+        s.execute(delete(MonthlyOpenStats))
     monkeypatch.setenv("SMARTPROVINCE_DATABASE_URL", settings.db_url)
     get_settings.cache_clear()
     try:
@@ -227,3 +238,26 @@ def test_daily_counts_for_the_ioc_include_the_bulk_history(env, monkeypatch):
         assert 0 < sum(r.received for r in inside) <= 30
         assert {r.agency_code for r in inside} <= {"10792", "10795"}
         assert procedures.daily_counts(s, date(2024, 1, 1), date(2024, 1, 31)) == []
+
+
+def test_upgrade_fills_the_tables_from_existing_dossiers(env, settings, monkeypatch):
+    """An installation with dossiers upgraded to these migrations gets the same tables as a rebuild."""
+    from smartprovince.core.migrate import downgrade, upgrade
+
+    if not settings.db_url.startswith("sqlite"):
+        return  # one backend is enough for the data step; the schema is checked on both elsewhere
+    real = demo.demo_figures()
+    monkeypatch.setattr(demo, "demo_figures", lambda: {**real, "services": {"1.001193": {"online": 9, "received": 20}}})
+    demo.load_history(env.db)
+    with env.db.session() as s:
+        daily.rebuild(s)
+    before = _table(env)
+    env.db.dispose()
+    downgrade(settings.db_url, "procedures_0001")
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(settings.db_url)
+    assert "procedure_stats_daily" not in inspect(engine).get_table_names()
+    engine.dispose()
+    upgrade(settings.db_url)
+    assert _table(env) == before and before

@@ -10,7 +10,9 @@ this table instead. One row per (local day, agency, procedure, agency path) hold
   ``open_delta`` is +1 on the day such a dossier was received and −1 on the day it ended;
   ``overdue_delta`` is +1 on the first day it was past its due day and −1 on the day it ended.
   The sum of ``open_delta`` over all days up to D is the number of those dossiers that were still
-  open at the end of D (and the same for past due). Dossiers that are still open *now* are few:
+  open at the end of D (and the same for past due). The same differences summed by month
+  (:class:`MonthlyOpenStats`) make that sum short: whole months, then the days of D's month.
+  Dossiers that are still open *now* are few:
   they are counted straight from the dossier table (a partial index holds only them).
 
 How the table stays right: a dossier's *contribution* (:func:`contribution`) is a pure function of
@@ -32,7 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from smartprovince.core.clock import VN_TZ
-from smartprovince.procedures.models import DailyStats, Dossier
+from smartprovince.procedures.models import DailyStats, Dossier, MonthlyOpenStats
 
 KEY_FIELDS = ("day", "agency_code", "procedure_code", "agency_path")
 COUNT_FIELDS = ("received", "received_online", "fee_dossiers", "paid_online", "digitised", "finished",
@@ -113,25 +115,46 @@ def _changed(d: Deltas) -> Deltas:
     return {k: v for k, v in d.items() if any(x for x in v.values())}
 
 
-def apply(conn: Connection | Session, deltas: Deltas) -> None:
-    """Add ``deltas`` to the table: one upsert per touched row (insert, or add to the existing counts)."""
-    deltas = _changed(deltas)
-    if not deltas:
-        return
+MONTH_KEY_FIELDS = ("month", "agency_code", "procedure_code", "agency_path")
+OPEN_FIELDS = ("open_delta", "overdue_delta")
+
+
+def monthly(deltas: Deltas) -> Deltas:
+    """The open / past-due differences of ``deltas`` added up by month (key: the month's first day)."""
+    out: Deltas = {}
+    for (day, *rest), v in deltas.items():
+        if v["open_delta"] or v["overdue_delta"]:
+            row = out.setdefault((day.replace(day=1), *rest), dict.fromkeys(OPEN_FIELDS, 0))  # type: ignore[arg-type]
+            row["open_delta"] += v["open_delta"]
+            row["overdue_delta"] += v["overdue_delta"]
+    return out
+
+
+def _upsert(conn: Connection | Session, table: Any, keys: tuple[str, ...], fields: tuple[str, ...],
+            deltas: Deltas) -> None:
     bind = conn.get_bind() if isinstance(conn, Session) else conn
-    dialect = bind.dialect.name
     from sqlalchemy.dialects import postgresql, sqlite
 
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = DailyStats.__table__
-    rows = [{**dict(zip(KEY_FIELDS, k, strict=True)), **v} for k, v in deltas.items()]
+    insert: Any = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    rows = [{**dict(zip(keys, k, strict=True)), **{f: v[f] for f in fields}} for k, v in deltas.items()]
     stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c[k] for k in KEY_FIELDS],
-        set_={name: table.c[name] + stmt.excluded[name] for name in SUM_FIELDS},
+        index_elements=[table.c[k] for k in keys],
+        set_={name: table.c[name] + stmt.excluded[name] for name in fields},
     )
     for i in range(0, len(rows), 5000):
         conn.execute(stmt, rows[i:i + 5000])
+
+
+def apply(conn: Connection | Session, deltas: Deltas) -> None:
+    """Add ``deltas`` to the tables: one upsert per touched row (insert, or add to the existing counts)."""
+    deltas = _changed(deltas)
+    if not deltas:
+        return
+    _upsert(conn, DailyStats.__table__, KEY_FIELDS, SUM_FIELDS, deltas)
+    months = _changed(monthly(deltas))
+    if months:
+        _upsert(conn, MonthlyOpenStats.__table__, MONTH_KEY_FIELDS, OPEN_FIELDS, months)
 
 
 # --------------------------------------------------------------------------- kept by the ORM writes
@@ -230,6 +253,7 @@ def rebuild(session: Session | Connection, progress: Callable[[int, int], Any] |
 
     total = session.execute(select(func.count()).select_from(Dossier)).scalar_one()
     session.execute(delete(DailyStats))
+    session.execute(delete(MonthlyOpenStats))
     acc = Accumulator()
     cols = [getattr(Dossier, n) for n in FACT_FIELDS]
     n = 0

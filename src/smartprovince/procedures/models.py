@@ -7,7 +7,8 @@
 * :class:`DossierCounter` — one row per agency per day; gives gap-free dossier codes.
 * :class:`DossierAttachment` — a file of the dossier (thành phần hồ sơ), digitised or not.
 * :class:`DossierPayment` — a fee payment request and its outcome (used by the fee features).
-* :class:`DailyStats` — the daily aggregate behind the statistics (kept by :mod:`.daily`).
+* :class:`DailyStats` — the daily aggregate behind the statistics (kept by :mod:`.daily`), and
+  :class:`MonthlyOpenStats` — its open / past-due differences summed by month.
 """
 
 from __future__ import annotations
@@ -226,5 +227,22 @@ class DailyStats(Base):
     finished_late: Mapped[int] = mapped_column(Integer, default=0)
     processing_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     stopped_or_refused: Mapped[int] = mapped_column(Integer, default=0)
+    open_delta: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_delta: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MonthlyOpenStats(Base):
+    """Thống kê tháng — the monthly sums of :class:`DailyStats`' open / past-due differences.
+
+    The dossiers open at the end of a day D are the sum of the differences of every day up to D: the
+    months before D's month are read here (a few thousand rows), only D's own month day by day.
+    """
+
+    __tablename__ = "procedure_stats_monthly_open"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # the first day of the month
+    agency_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    procedure_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agency_path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     open_delta: Mapped[int] = mapped_column(Integer, default=0)
     overdue_delta: Mapped[int] = mapped_column(Integer, default=0)

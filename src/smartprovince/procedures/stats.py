@@ -33,7 +33,7 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from smartprovince.core.clock import VN_TZ, now
-from smartprovince.procedures.models import DailyStats, Dossier, Procedure
+from smartprovince.procedures.models import DailyStats, Dossier, MonthlyOpenStats, Procedure
 from smartprovince.procedures.schemas import StatsOut, StatsRow
 
 COUNT_FIELDS = ("received", "received_online", "finished", "finished_early", "finished_on_time", "finished_late",
@@ -146,13 +146,26 @@ def _from_daily(
         b.values["finished_on_time"] = b.values["finished"] - b.values["finished_early"] - b.values["finished_late"]
         b.processing_seconds = float(secs or 0)
 
-    # Dossiers already over but open at the end of the period: running sums of the differences.
-    q2 = select(*keys, func.sum(t.open_delta), func.sum(t.overdue_delta)).where(
-        base, t.day <= date_to).group_by(*keys).having(or_(func.sum(t.open_delta) != 0, func.sum(t.overdue_delta) != 0))
-    for a, p, n_open, n_over in _rows(session, q2):
-        b = bucket((a, p))
-        b.values["open_within_due"] += int(n_open or 0) - int(n_over or 0)
-        b.values["open_overdue"] += int(n_over or 0)
+    # Dossiers already over but open at the end of the period: running sums of the differences,
+    # whole months from the monthly table, then the days of the last month.
+    m = MonthlyOpenStats
+    month_start = date_to.replace(day=1)
+    mbase = and_(_scope_filter(scopes, m.agency_path), _agency_filter(session, agency, m.agency_code, m.agency_path),
+                 m.procedure_code == procedure if procedure else literal(True))
+    q2m = select(m.agency_code, m.procedure_code, func.sum(m.open_delta), func.sum(m.overdue_delta)).where(
+        mbase, m.month < month_start).group_by(m.agency_code, m.procedure_code)
+    q2d = select(*keys, func.sum(t.open_delta), func.sum(t.overdue_delta)).where(
+        base, t.day >= month_start, t.day <= date_to).group_by(*keys)
+    opened: dict[tuple[str, str], list[int]] = {}
+    for a, p, n_open, n_over in [*_rows(session, q2m), *_rows(session, q2d)]:
+        o = opened.setdefault((a, p), [0, 0])
+        o[0] += int(n_open or 0)
+        o[1] += int(n_over or 0)
+    for k, (n_open, n_over) in opened.items():
+        if n_open or n_over:
+            b = bucket(k)
+            b.values["open_within_due"] += n_open - n_over
+            b.values["open_overdue"] += n_over
 
     # Dossiers still open now (few; a partial index holds only them).
     d = Dossier

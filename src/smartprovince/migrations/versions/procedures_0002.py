@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from smartprovince.core.db import UTCDateTime
+
 revision = "procedures_0002"
 down_revision = "procedures_0001"
 branch_labels = None
@@ -42,9 +44,22 @@ def upgrade() -> None:
     op.create_index("ix_procedure_dossier_open", "procedure_dossier", ["received_at"],
                     sqlite_where=sa.text(_OPEN), postgresql_where=sa.text(_OPEN))
 
+    # Fill the daily table from the dossiers already there. Only the pure ``daily.contribution`` is
+    # used (not the module's writers), so later schema changes cannot break this step.
     from smartprovince.procedures import daily
 
-    daily.rebuild(op.get_bind())
+    conn = op.get_bind()
+    names = ("agency_code", "procedure_code", "agency_path", "channel", "received_at", "due_at", "finished_at",
+             "closed_at", "supplement_requests", "fee_total", "paid_online", "digitised")
+    dt = ("received_at", "due_at", "finished_at", "closed_at")
+    dossiers = sa.table("procedure_dossier", *[sa.column(n, UTCDateTime() if n in dt else None) for n in names])
+    target = sa.table("procedure_stats_daily", *[sa.column(n) for n in (*daily.KEY_FIELDS, *daily.SUM_FIELDS)])
+    acc: daily.Deltas = {}
+    for r in conn.execute(sa.select(*dossiers.c)):
+        daily.contribution(r, acc)
+    rows = [{**dict(zip(daily.KEY_FIELDS, k, strict=True)), **v} for k, v in acc.items() if any(v.values())]
+    for i in range(0, len(rows), 5000):
+        conn.execute(target.insert(), rows[i:i + 5000])
 
 
 def downgrade() -> None:
