@@ -73,3 +73,48 @@ def test_map_with_a_tile_server_adds_tiles_and_no_outline(
     assert result["outlines"] == 0 and result["tileLayers"] == 1
     page.wait_for_timeout(300)
     assert tiles, "the map asked the configured tile server for tiles"
+
+
+DRILL_SCRIPT = """
+async () => {
+  await new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = "/static/vendor/leaflet/leaflet.js";
+    s.onload = resolve; s.onerror = reject;
+    document.head.appendChild(s);
+  });
+  const css = document.createElement("link");
+  css.rel = "stylesheet"; css.href = "/static/vendor/leaflet/leaflet.css";
+  document.head.appendChild(css);
+  document.querySelector("main").innerHTML = '<div id="m" style="height:560px"></div>';
+  const clicked = [];
+  const map = SP.map("m", {drill: true, onArea: (p) => clicked.push(p.name)});
+  const layer = await map.spOutlines;
+  const district = layer.getLayers().find((l) => l.feature.properties.code === "295");
+  district.fire("click");
+  const communes = await map.spDrill(district.feature.properties.id);
+  await new Promise((r) => setTimeout(r, 400));
+  window.spTestMap = map;
+  return {clicked, names: communes.getLayers().map((l) => l.feature.properties.name), zoom: map.getZoom()};
+}
+"""
+
+BACK_SCRIPT = """
+async () => {
+  await window.spTestMap.spShowProvince();
+  await new Promise((r) => setTimeout(r, 400));
+  return window.spTestMap.getZoom();
+}
+"""
+
+
+def test_drill_down_from_a_district_to_its_communes(
+    page: Any, serve: Any, settings: Settings, hai_duong: Database, shots: Path
+) -> None:
+    base = serve(_app(settings, hai_duong, ""))
+    page.goto(base + "/")
+    result = page.evaluate(DRILL_SCRIPT)
+    assert result["clicked"] == ["Huyện Cẩm Giàng"]
+    assert "Thị trấn Lai Cách" in result["names"] and len(result["names"]) == 15
+    page.locator("#m").screenshot(path=str(shots / "areas-map-drill-cam-giang.png"))
+    assert page.evaluate(BACK_SCRIPT) < result["zoom"]

@@ -11,12 +11,16 @@
  * opts (all optional):
  *   center: [lat, lng], zoom: n   initial view (default: fit the province outline)
  *   outlines: true                draw the district outlines even when tiles are configured
+ *   drill: true                   clicking a district draws its communes and zooms to it (drill-down)
+ *   onArea: fn(properties, map)   called when a district or commune outline is clicked
  *   tileUrl: "…"                  override the platform's tile URL ("" = none)
  *   attribution: "…"              tile attribution (default © OpenStreetMap for OSM URLs)
  *   leaflet: {…}                  extra options for L.map
  *   onOutlines: fn(layer, map)    called once the outlines are drawn
  *
- * The returned map has map.spOutlines: a Promise of the outline layer (null when not drawn).
+ * The returned map has map.spOutlines: a Promise of the outline layer (null when not drawn),
+ * map.spDrill(districtId) (draw that district's communes, zoom to them; a Promise of the layer) and
+ * map.spShowProvince() (remove the communes, zoom back to the province).
  * SP.areas(query) fetches /api/v1/areas?… once per query (e.g. "level=commune&parent=ID").
  */
 (function () {
@@ -51,6 +55,7 @@
   }
 
   SP.outlineStyle = {color: "#4a6378", weight: 1.2, opacity: 0.9, fillColor: "#dfe8ef", fillOpacity: 0.35};
+  SP.communeStyle = {color: "#7f8c8d", weight: 0.8, opacity: 0.9, fillColor: "#ffffff", fillOpacity: 0.15};
 
   SP.map = function (el, opts) {
     opts = opts || {};
@@ -71,14 +76,43 @@
       }
       L.tileLayer(tileUrl, {maxZoom: 19, attribution: attribution}).addTo(map);
     }
-    if (!hasView) { map.setView([21.0, 106.0], 9); }  // until the outline arrives
+    // Until the outline arrives (or when it cannot be fetched): the whole country.
+    if (!hasView) { map.setView([16.0, 106.0], 5); }
     map.spOutlines = Promise.resolve(null);
-    if (!tileUrl || opts.outlines) {
-      el.classList.add("sp-map-no-tiles");
+    var communes = null;
+    map.spShowProvince = function () {
+      if (communes) { map.removeLayer(communes); communes = null; }
+      return map.spOutlines.then(function (layer) {
+        if (layer) { map.fitBounds(layer.getBounds(), {padding: [8, 8]}); }
+        return layer;
+      });
+    };
+    map.spDrill = function (districtId) {
+      return SP.areas("level=commune&parent=" + encodeURIComponent(districtId)).then(function (data) {
+        if (communes) { map.removeLayer(communes); }
+        communes = L.geoJSON(data, {
+          style: function () { return SP.communeStyle; },
+          onEachFeature: function (feature, l) {
+            l.bindTooltip(feature.properties.name, {sticky: true});
+            if (opts.onArea) { l.on("click", function () { opts.onArea(feature.properties, map); }); }
+          }
+        }).addTo(map);
+        if (data.bbox) { map.fitBounds([[data.bbox[1], data.bbox[0]], [data.bbox[3], data.bbox[2]]], {padding: [8, 8]}); }
+        return communes;
+      });
+    };
+    if (!tileUrl || opts.outlines || opts.drill) {
+      if (!tileUrl) { el.classList.add("sp-map-no-tiles"); }
       map.spOutlines = SP.areas("level=district").then(function (data) {
         var layer = L.geoJSON(data, {
           style: function () { return SP.outlineStyle; },
-          interactive: false
+          interactive: Boolean(opts.drill || opts.onArea),
+          onEachFeature: function (feature, l) {
+            l.on("click", function () {
+              if (opts.onArea) { opts.onArea(feature.properties, map); }
+              if (opts.drill) { map.spDrill(feature.properties.id); }
+            });
+          }
         });
         layer.eachLayer(function (l) {
           var p = l.feature && l.feature.properties;
