@@ -139,6 +139,15 @@ def test_full_sync_replaces_and_reset_database_is_noticed(database, settings, pl
     assert warehouse_status(settings)["feeds"]["dossiers"]["parts"] == 1
     assert warehouse_query(settings, "SELECT count(*) AS n FROM dossiers") == [{"n": 2}]
 
+    # the state belongs to another database (demo reset, restore): everything is read again
+    root = Path(settings.data_dir) / "warehouse"
+    state = wh.load_state(root)
+    state["source"] = "another database"
+    wh._save_state(root, state)
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 2}
+    assert warehouse_query(settings, "SELECT count(*) AS n FROM dossiers") == [{"n": 2}]
+    assert len(list((root / "dossiers").iterdir())) == 1
+
 
 def test_a_failed_sync_leaves_the_previous_state_readable(database, settings, place, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     first = add_dossier(database, place)
