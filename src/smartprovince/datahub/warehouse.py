@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -405,10 +406,27 @@ def warehouse_tables(settings: Any) -> dict[str, list[tuple[str, str]]]:
     return {name: [(c, t) for c, t in cols] for name, (cols, _) in sorted(_views(warehouse_dir(settings)).items())}
 
 
+_local = threading.local()
+
+
 def _query_connection(root: Path) -> duckdb.DuckDBPyConnection:
+    """This thread's query connection, made again when the state changes (opening one and creating the
+    views costs more than most KPI queries)."""
+    views = _views(root)
+    cached = getattr(_local, "cons", {}).get(root)
+    if cached is not None and cached[0] is views:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    con = _new_query_connection(root, views)
+    _local.__dict__.setdefault("cons", {})[root] = (views, con)
+    return con
+
+
+def _new_query_connection(root: Path, views: dict[str, tuple[list[list[str]], str]]) -> duckdb.DuckDBPyConnection:
     con = _connect()
     con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
-    for name, (_, sql) in _views(root).items():
+    for name, (_, sql) in views.items():
         con.execute(f"CREATE VIEW {_q(name)} AS {sql}")
     # From here on the connection reads files under the warehouse folder only and cannot be re-opened up.
     con.execute(f"SET allowed_directories = [{_lit(str(root) + os.sep)}]")
@@ -447,8 +465,6 @@ def warehouse_query(settings: Any, sql: str, params: Any = None) -> list[dict[st
         rows = con.execute(inner, params).fetchall()
     except duckdb.Error as exc:
         raise ValidationProblem(f"Bad warehouse query: {exc}") from exc
-    finally:
-        con.close()
     out = []
     for row in rows:
         values = list(row)
