@@ -221,7 +221,9 @@ def _wall_ctx(
     room, org, scoped, categories = _wall_filter(session, actor, area=area, room_code=room_code)
     midnight = datetime.combine(local_now().date(), time(), tzinfo=VN_TZ)
     codes = list(room.kpis) if room is not None and room.kpis else list(WALL_KPIS)
-    rows = rooms.area_rows(session, actor, org, categories=categories) if org is not None else []
+    # One scan of the month's daily counts feeds the tile row and the area table.
+    daily = rooms.daily_sums(session, actor, under=_under(org), days=30, metrics=rooms.WALL_METRICS)
+    rows = rooms.area_rows(session, actor, org, categories=categories, daily=daily) if org is not None else []
     kpi_def = None
     if kpi_code:
         kpi_def = next((d for d in kpi_engine.definitions(session) if d.code == kpi_code), None)
@@ -253,7 +255,7 @@ def _wall_ctx(
         feed=feed,
         last_entry=feed[0][0].id if feed else "",
         tiles=queries.tiles(session, scoped, since=midnight, categories=categories),
-        kpis=rooms.wall_figures(session, actor, under=_under(org)),
+        kpis=rooms.wall_figures(session, actor, under=_under(org), daily=daily),
         kpi_tiles=_kpi_tiles(session, actor, codes, org),
         kpi_def=kpi_def,
         kpi_by_area=kpi_by_area,

@@ -222,7 +222,8 @@ def stats(
 def tiles(session: Session, actor: Actor, *, since: datetime, categories: list[str] | None = None) -> dict[str, Any]:
     """Figures for the IOC wall's tile row: open, critical open, unacknowledged, handled since ``since``
     (``categories``: only those incident categories — a sector room)."""
-    base = incidents_query(actor, categories=categories).subquery()
+    # Every figure below counts open incidents only: the status index then skips the closed ones.
+    base = incidents_query(actor, categories=categories, open_only=True).subquery()
     counted = select(base.c.status, base.c.severity, func.count()).group_by(base.c.status, base.c.severity)
     result: Any = session.execute(counted)
     rows: list[tuple[str, str, int]] = [(str(st), str(sev), int(n or 0)) for st, sev, n in result]
