@@ -249,13 +249,20 @@ def _lookup(path: Path) -> None:
                       f"p99 {_percentile(times, 0.99) * 1000:.1f} ms, {len(times) / wall:,.0f} req/s", flush=True)
     finally:
         proc.terminate()
-        proc.wait(15)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
 
 
 def main() -> None:
+    only = os.environ.get("PROCEDURES_BENCH_ONLY", "")  # "stats" or "lookup" to run one part
     path = _database()
-    _stats(f"sqlite:///{path}")
-    _lookup(path)
+    if only in ("", "stats"):
+        _stats(f"sqlite:///{path}")
+    if only in ("", "lookup"):
+        _lookup(path)
     if os.environ.get("PROCEDURES_BENCH_CLEAN"):
         shutil.rmtree(FOLDER)
 
