@@ -392,6 +392,8 @@ def test_cli_sync_status_and_query(database, settings, place, monkeypatch) -> No
     assert result.exit_code == 0 and '{"n": 1}' in result.output
     result = runner.invoke(cli, ["warehouse", "status"])
     assert result.exit_code == 0 and '"rows_written": 1' in result.output
+    result = runner.invoke(cli, ["warehouse", "query", "DROP VIEW dossiers"])
+    assert result.exit_code == 2 and "single SELECT" in result.output
 
 
 STA_THING = {

@@ -90,8 +90,14 @@ def tables_command() -> None:
 @warehouse_cli.command("query")
 def query_command(sql: str = typer.Argument(..., help="One SELECT over the warehouse views.")) -> None:
     """Run one SELECT over the warehouse and print the rows as JSON lines."""
+    from smartprovince.core.errors import Problem
     from smartprovince.datahub.warehouse import warehouse_query
     from smartprovince.settings import get_settings
 
-    for row in warehouse_query(get_settings(), sql):
+    try:
+        rows = warehouse_query(get_settings(), sql)
+    except Problem as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    for row in rows:
         sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
