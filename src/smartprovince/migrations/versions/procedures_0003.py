@@ -9,6 +9,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -37,14 +39,14 @@ def upgrade() -> None:
                        sa.column("procedure_code"), sa.column("agency_path"), sa.column("open_delta"),
                        sa.column("overdue_delta"))
     conn = op.get_bind()
-    sums: dict[tuple, list[int]] = {}  # type: ignore[type-arg]
-    rows = conn.execute(sa.select(daily.c.day, daily.c.agency_code, daily.c.procedure_code, daily.c.agency_path,
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    rows: Any = conn.execute(sa.select(daily.c.day, daily.c.agency_code, daily.c.procedure_code, daily.c.agency_path,
                                   daily.c.open_delta, daily.c.overdue_delta)
                         .where(sa.or_(daily.c.open_delta != 0, daily.c.overdue_delta != 0)))
     for day, code, proc, path, o, d in rows:
         s = sums.setdefault((day.replace(day=1), code, proc, path), [0, 0])
-        s[0] += o
-        s[1] += d
+        s[0] += int(o)
+        s[1] += int(d)
     values = [{"month": k[0], "agency_code": k[1], "procedure_code": k[2], "agency_path": k[3], "open_delta": v[0],
                "overdue_delta": v[1]} for k, v in sums.items() if v[0] or v[1]]
     for i in range(0, len(values), 5000):
