@@ -140,7 +140,7 @@ def test_values_by_area_use_one_query_per_source(database, env, wh) -> None:  # 
         kpi_engine.load_definitions(s, actor=SYSTEM)
         wh.calls = 0
         data = kpi_engine.values_by_area(s, "d766_on_time_rate", "2026-02")
-        assert wh.calls == 2  # finished and finished_on_time, once each for the province and both districts
+        assert wh.calls == 1  # finished and finished_on_time together, once for the province and both districts
         assert data["area"]["value"] == round(100 * 4 / 6, 4) and data["area"]["level"] == "province"
         children = {c["code"]: (c["value"], c["status"]) for c in data["children"]}
         assert children == {"295": (75.0, "red"), "296": (50.0, "red")}  # bodies are not areas

@@ -90,7 +90,7 @@ def _in_area(column: Any, area: Any) -> Any:
 def _counts(session: Session, column: Any, key: Any, area: Any, per: kpi_engine.Period) -> dict[str, int]:
     stmt = (select(key, func.count()).where(column >= per.since, column < per.until, _in_area(Incident.org_path, area))
             .group_by(key))
-    return {str(k): int(n) for k, n in session.execute(stmt)}
+    return {str(row[0]): int(row[1]) for row in session.execute(stmt).tuples()}
 
 
 def _incidents(session: Session, area: Any, per: kpi_engine.Period, lang: str) -> dict[str, Any]:
