@@ -34,6 +34,15 @@ from smartprovince.sensing.models import (
 
 # SensorThings keeps the OData 3 string function ``substringof(needle, haystack)``.
 ogrammar.ODATA_FUNCTIONS.setdefault("substringof", 2)
+# The geospatial functions of SensorThings v1.1 Part 1 (OData's geo.* are in the grammar already).
+SPATIAL_RELATIONS = ("st_equals", "st_disjoint", "st_touches", "st_within", "st_overlaps", "st_crosses",
+                     "st_intersects", "st_contains")
+for _name in SPATIAL_RELATIONS:
+    ogrammar.ODATA_FUNCTIONS.setdefault(_name, 2)
+ogrammar.ODATA_FUNCTIONS.setdefault("st_relate", 3)
+GEOMETRY_ATTRS = ("location", "feature", "observed_area")
+"""Columns holding GeoJSON geometries (Location.location, FeatureOfInterest.feature, Datastream.observedArea)."""
+MAX_GEO_ROWS = 200_000
 
 READ_ALL = "sensing.station.read"
 """Officers holding this permission also see stations that are not public."""
@@ -324,9 +333,13 @@ class _Val:
 class FilterBuilder:
     """Turns an OData ``$filter`` AST into a SQLAlchemy condition on one entity set."""
 
-    def __init__(self, es: EntitySet, dialect: str):
+    def __init__(self, es: EntitySet, dialect: str, session: Session | None = None, variable: str | None = None):
         self.es = es
         self.dialect = dialect
+        # Geospatial functions are evaluated in Python (shapely) over the geometry rows, which needs a
+        # session; ``variable`` is the lambda variable (``d`` in ``Datastreams/any(d: d/name eq 'x')``).
+        self.session = session
+        self.variable = variable
 
     def build(self, text: str) -> Any:
         try:
@@ -354,6 +367,8 @@ class FilterBuilder:
             return self._wrap(v.expr, v.path)
         if isinstance(node, oast.Boolean):
             return sa.true() if node.py_val else sa.false()
+        if isinstance(node, oast.CollectionLambda):
+            return self._lambda(node)
         if isinstance(node, oast.Identifier | oast.Attribute):
             v = self._operand(node)
             return self._wrap(self._as(v, "bool") == sa.true(), v.path)
@@ -372,7 +387,129 @@ class FilterBuilder:
             cond = rel.any(cond) if nav.many else rel.has(cond)
         return cond
 
+    def _lambda(self, node: Any) -> Any:
+        """``Datastreams/any(d: d/name eq 'x')`` and ``all(…)`` over a to-many navigation path."""
+        names: list[str] = []
+        owner = node.owner
+        while isinstance(owner, oast.Attribute):
+            names.append(owner.attr)
+            owner = owner.owner
+        if not isinstance(owner, oast.Identifier) or owner.namespace:
+            raise BadRequest("any()/all() must follow a navigation path, for example Datastreams/any(d: …).")
+        names.append(owner.name)
+        names.reverse()
+        if self.variable is not None and names[0] == self.variable:
+            names = names[1:]
+        es = self.es
+        chain: list[tuple[EntitySet, Nav]] = []
+        for name in names:
+            nav = es.navs.get(name)
+            if nav is None:
+                raise BadRequest(f"{es.singular} has no navigation property {name!r}.")
+            chain.append((es, nav))
+            es = SETS[nav.target]
+        last_owner, last = chain[-1]
+        if not last.many:
+            raise BadRequest(f"any()/all() needs a collection; {last.name} is a single entity.")
+        rel = getattr(last_owner.model, last.attr)
+        if node.lambda_ is None:  # Datastreams/any(): the collection is not empty
+            cond = rel.any()
+        else:
+            inner = FilterBuilder(es, self.dialect, self.session, node.lambda_.identifier.name)
+            body = inner._bool(node.lambda_.expression)
+            cond = rel.any(body) if isinstance(node.operator, oast.Any) else ~rel.any(sa.not_(body))
+        for owner_es, nav in reversed(chain[:-1]):
+            outer = getattr(owner_es.model, nav.attr)
+            cond = outer.any(cond) if nav.many else outer.has(cond)
+        return cond
+
+    # --- geospatial functions: evaluated with shapely over the rows that hold a geometry
+
+    def _geo_rows(self, v: _Val) -> tuple[Any, list[tuple[int, Any]]]:
+        """The model owning geometry operand ``v`` and its (id, shape) pairs (rows without geometry skipped)."""
+        from shapely.geometry import shape
+
+        if v.literal or not hasattr(v.expr, "key") or v.expr.key not in GEOMETRY_ATTRS:
+            raise BadRequest("A geospatial function needs a geometry property (location, feature or observedArea) "
+                             "and a geography'…' literal.")
+        if self.session is None:
+            raise BadRequest("Geospatial functions are not available here.")
+        model = v.expr.class_
+        stmt = sa.select(model.id, v.expr).where(v.expr.is_not(None)).limit(MAX_GEO_ROWS + 1)
+        rows = self.session.execute(stmt).all()
+        if len(rows) > MAX_GEO_ROWS:
+            raise BadRequest("Too many geometries for a geospatial filter on this server.")
+        out: list[tuple[int, Any]] = []
+        for row in rows:
+            ident: int = row[0]
+            geo: Any = row[1]
+            try:
+                out.append((ident, shape(geo.get("geometry", geo) if geo.get("type") == "Feature" else geo)))
+            except (AttributeError, TypeError, ValueError, KeyError):
+                continue  # not GeoJSON (another encodingType): never matches, as in FROST-Server
+        return model, out
+
+    @staticmethod
+    def _geo_literal(v: _Val) -> Any:
+        if not v.literal or v.kind != "geo":
+            raise BadRequest("A geospatial function needs a geography'…' literal as its other argument.")
+        return v.expr
+
+    def _geo_ids(self, name: str, args: list[_Val]) -> tuple[Any, set[int]]:
+        """For a spatial relation call: the model and the ids of its rows for which it holds."""
+        import shapely
+
+        geom_arg, lit_arg = (args[0], args[1]) if not args[0].literal else (args[1], args[0])
+        if name == "st_within" and args[0].literal:
+            name = "st_contains"  # st_within(literal, column) = the column contains the literal
+        elif name == "st_contains" and args[0].literal:
+            name = "st_within"
+        literal = self._geo_literal(lit_arg)
+        model, rows = self._geo_rows(geom_arg)
+        if name == "st_relate":
+            if len(args) != 3 or not args[2].literal or not isinstance(args[2].expr, str):
+                raise BadRequest("st_relate needs a geometry, a geography'…' literal and a DE-9IM pattern text.")
+            pattern = args[2].expr
+            if not re.fullmatch(r"[TF012*]{9}", pattern):
+                raise BadRequest("The DE-9IM pattern of st_relate has 9 characters of T, F, 0, 1, 2, *.")
+            return model, {i for i, g in rows if shapely.relate_pattern(g, literal, pattern)}
+        test = {"geo.intersects": "intersects", "st_intersects": "intersects", "st_equals": "equals",
+                "st_disjoint": "disjoint", "st_touches": "touches", "st_within": "within",
+                "st_overlaps": "overlaps", "st_crosses": "crosses", "st_contains": "contains"}[name]
+        return model, {i for i, g in rows if getattr(g, test)(literal)}
+
+    def _geo_compare(self, call: Any, op: str, number: float) -> Any:
+        """``geo.distance(location, geography'POINT(…)') lt 0.01`` / ``geo.length(…) gt 100``: ids that match."""
+        args = [self._operand(a) for a in call.args]
+        path = self._merge_paths(*args)
+        name = call.func.full_name()
+        if name == "geo.distance":
+            if len(args) != 2:
+                raise BadRequest("geo.distance needs two arguments.")
+            geom_arg, lit_arg = (args[0], args[1]) if not args[0].literal else (args[1], args[0])
+            literal = self._geo_literal(lit_arg)
+            model, rows = self._geo_rows(geom_arg)
+            values = [(i, g.distance(literal)) for i, g in rows]
+        else:
+            model, rows = self._geo_rows(args[0])
+            values = [(i, g.length) for i, g in rows]
+        keep = {i for i, value in values if getattr(value, op)(number)}
+        return self._wrap(model.id.in_(sorted(keep)), path)
+
     def _compare(self, node: Any) -> Any:
+        for call, other, flip in ((node.left, node.right, False), (node.right, node.left, True)):
+            if isinstance(call, oast.Call) and call.func.full_name() in ("geo.distance", "geo.length"):
+                number = self._operand(other)
+                if not number.literal or number.kind != "number":
+                    raise BadRequest(f"{call.func.full_name()} is compared with a number.")
+                ops = {oast.Eq: "__eq__", oast.NotEq: "__ne__", oast.Lt: "__lt__", oast.LtE: "__le__",
+                       oast.Gt: "__gt__", oast.GtE: "__ge__"}
+                op = ops.get(type(node.comparator))
+                if op is None:
+                    raise BadRequest("Unsupported comparison in $filter.")
+                if flip:  # 0.5 gt geo.distance(…)  ==  geo.distance(…) lt 0.5
+                    op = {"__lt__": "__gt__", "__gt__": "__lt__", "__le__": "__ge__", "__ge__": "__le__"}.get(op, op)
+                return self._geo_compare(call, op, float(number.expr))
         left, right = self._operand(node.left), self._operand(node.right)
         path = self._merge_paths(left, right)
         if isinstance(node.comparator, oast.In):
@@ -431,6 +568,14 @@ class FilterBuilder:
         if isinstance(node, oast.Date):
             d = node.py_val
             return _Val(datetime(d.year, d.month, d.day, tzinfo=UTC), kind="time", literal=True)
+        if isinstance(node, oast.Geography):
+            import shapely.wkt
+            from shapely.errors import ShapelyError
+
+            try:
+                return _Val(shapely.wkt.loads(node.val), kind="geo", literal=True)
+            except (ShapelyError, ValueError, TypeError):
+                raise BadRequest(f"geography'{node.val[:80]}' is not valid WKT.") from None
         if isinstance(node, oast.List):
             return _Val([self._operand(x).expr for x in node.val], kind="list", literal=True)
         if isinstance(node, oast.Identifier | oast.Attribute):
@@ -450,6 +595,10 @@ class FilterBuilder:
             raise BadRequest("Unsupported property path in $filter.")
         names.append(node.name)
         names.reverse()
+        if self.variable is not None and names[0] == self.variable:
+            names = names[1:]
+            if not names:
+                raise BadRequest(f"$filter: {self.variable} is an entity, not a value; add a property.")
         es = self.es
         path: list[str] = []
         i = 0
@@ -493,6 +642,11 @@ class FilterBuilder:
         name = node.func.full_name()
         args = [self._operand(a) for a in node.args]
         path = self._merge_paths(*args) if args else ()
+        if name in SPATIAL_RELATIONS or name in ("st_relate", "geo.intersects"):
+            model, ids = self._geo_ids(name, args)
+            return _Val(model.id.in_(sorted(ids)), path, kind="bool")
+        if name in ("geo.distance", "geo.length"):
+            raise BadRequest(f"{name}() can only be compared with a number, for example {name}(…) lt 0.01.")
 
         def s(i: int) -> Any:
             v = args[i]
@@ -720,7 +874,7 @@ class Reader:
 
     def apply(self, stmt: Any, es: EntitySet, opts: Options) -> Any:
         if opts.filter:
-            stmt = stmt.where(FilterBuilder(es, self.dialect).build(opts.filter))
+            stmt = stmt.where(FilterBuilder(es, self.dialect, self.session).build(opts.filter))
         return stmt
 
     def order(self, stmt: Any, es: EntitySet, opts: Options) -> Any:
