@@ -1,4 +1,4 @@
-"""Sensing benchmark: SensorThings DataArray ingestion over HTTP vs direct inserts, and an hourly series.
+"""Sensing benchmark: SensorThings DataArray ingestion over HTTP vs direct inserts into the same engine.
 
 Builds a fresh SQLite database (the embedded default) in a temporary folder, starts the platform with
 uvicorn in a child process (one worker), and prints:
@@ -7,14 +7,14 @@ uvicorn in a child process (one worker), and prints:
   request (default 10,000), ``SENSING_BENCH_HTTP_OBS`` in total (default 300,000), authenticated with
   a device credential — observations per second, everything included (parsing, checks, insert,
   rollups, thresholds, audit, event);
-* direct insert: the same number of rows inserted into the same database engine with executemany
-  in 10,000-row transactions (the physical limit), measured in the same run, and the ratio;
-* hourly series: one datastream holding ``SENSING_BENCH_SERIES_OBS`` observations (default
-  2,000,000; the target is stated for 10,000,000) — the hourly series over the whole period from the
-  rollups (what the API and charts use), and the same series computed from raw rows for comparison.
+* direct insert: the same number of rows inserted into the same database engine in 10,000-row
+  transactions, measured in the same run — with raw DBAPI ``executemany`` of prepared tuples (the
+  physical limit; the ratio is taken against it) and with SQLAlchemy Core.
 
-Targets (issue 5): ≥ 50,000 observations/s over HTTP and ≥ 0.5 of the direct insert rate; hourly
-series of one datastream over 10 M observations ≤ 50 ms.
+The hourly series over 10 M observations is ``bench/sensing_series.py``; MQTT through Mosquitto into
+PostgreSQL is ``bench/sensing_mqtt.py``.
+
+Targets (issue 5): ≥ 50,000 observations/s over HTTP and ≥ 0.5 of the direct insert rate.
 """
 
 from __future__ import annotations
@@ -143,49 +143,12 @@ def _direct(url: str, ds: int, total: int) -> tuple[float, float]:
     return raw, core
 
 
-def _series(url: str, ds: int, total: int) -> None:
-    import sqlalchemy as sa
-
-    from smartprovince.core.db import Database
-    from smartprovince.core.security import SYSTEM
-    from smartprovince.sensing import ingest, queries
-    from smartprovince.sensing.models import Observation
-
-    db = Database(url)
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    t0 = time.perf_counter()
-    chunk = 50_000
-    for k in range(0, total, chunk):
-        obs = [ingest.ObservationIn(datastream_id=ds, phenomenon_time=start + timedelta(seconds=i),
-                                    result=float(i % 977)) for i in range(k, min(k + chunk, total))]
-        with db.session() as s:
-            ingest.store_observations(s, actor=SYSTEM, observations=obs)
-    print(f"  loaded {total:,} observations into one datastream through ingestion in "
-          f"{time.perf_counter() - t0:.1f} s ({total / (time.perf_counter() - t0):,.0f} obs/s, rollups included)")
-    end = start + timedelta(seconds=total)
-    timings = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        with db.session(write=False) as s:
-            points = queries.series(s, ds, period="hour", start=start, end=end)
-        timings.append(time.perf_counter() - t0)
-    print(f"  hourly series from rollups: {len(points):,} points in {min(timings) * 1000:.1f} ms (best of 5)")
-    t0 = time.perf_counter()
-    with db.session(write=False) as s:
-        hour = sa.func.strftime("%Y-%m-%d %H", Observation.phenomenon_time)
-        raw = s.execute(sa.select(hour, sa.func.avg(Observation.result_number)).where(
-            Observation.datastream_id == ds).group_by(hour)).all()
-    print(f"  same series from raw rows (GROUP BY): {len(raw):,} points in {(time.perf_counter() - t0) * 1000:.0f} ms")
-    db.dispose()
-
-
 def main() -> None:
     total = int(os.environ.get("SENSING_BENCH_HTTP_OBS", "300000"))
     batch = int(os.environ.get("SENSING_BENCH_BATCH", "10000"))
-    series_total = int(os.environ.get("SENSING_BENCH_SERIES_OBS", "2000000"))
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        ds_http, ds_direct, ds_series, credential = _setup(url)
+        ds_http, ds_direct, _, credential = _setup(url)
         http_rate = _http(url, Path(tmp) / "data", ds_http, credential, total, batch)
         direct_rate, core_rate = _direct(url, ds_direct, total)
         print(f"  HTTP DataArray ingestion: {http_rate:,.0f} obs/s ({batch:,} per request, {total:,} in total; "
@@ -193,7 +156,6 @@ def main() -> None:
         print(f"  direct insert, same engine, raw executemany of prepared tuples: {direct_rate:,.0f} rows/s")
         print(f"  direct insert, same engine, SQLAlchemy Core executemany: {core_rate:,.0f} rows/s")
         print(f"  ratio HTTP / raw direct: {http_rate / direct_rate:.2f} (target ≥ 0.5; target rate ≥ 50,000 obs/s)")
-        _series(url, ds_series, series_total)
 
 
 if __name__ == "__main__":
