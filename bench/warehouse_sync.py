@@ -148,8 +148,10 @@ def main() -> None:
     from smartprovince.core.db import Database
     from smartprovince.datahub import sync_warehouse, warehouse_query
     from smartprovince.procedures import warehouse as feed
+    from smartprovince.registry import load_modules
     from smartprovince.settings import Settings
 
+    load_modules()  # import every module before timing (the sync finds the feeds in the manifests)
     path = _database()
     url = f"sqlite:///{path}"
     db = Database(url)
