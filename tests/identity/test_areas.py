@@ -298,3 +298,21 @@ def test_a_tree_the_centres_do_not_describe_gets_no_derived_areas(database: Data
         assert found is None or found.parent_id != root.id
         result = identity.rebuild_areas(s)
         assert "31" in result.skipped_roots
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lon=st.floats(min_value=PROVINCE_BOX[0], max_value=PROVINCE_BOX[2]),
+    lat=st.floats(min_value=PROVINCE_BOX[1], max_value=PROVINCE_BOX[3]),
+)
+def test_a_point_s_commune_lies_in_the_point_s_district(hai_duong: Database, lon: float, lat: float) -> None:
+    """The levels agree: wherever a commune is found, the district found there is its parent."""
+    with hai_duong.session() as s:
+        commune = identity.locate(s, lon, lat)
+        district = identity.locate(s, lon, lat, level="district")
+        province = identity.locate(s, lon, lat, level="province")
+    if commune is None:
+        assert district is None
+        return
+    assert district is not None and commune.parent_id == district.id
+    assert province is not None and district.parent_id == province.id
