@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -245,23 +246,30 @@ def hotspot_page(
     })
 
 
-def _situation(request: Request, session: Any, actor: Actor, period: str, date: str | None,
-               area: str | None) -> dict[str, Any]:
-    return reports.situation(session, actor, kind=period, day=reports.parse_day(date), area_code=area or None,
+@dataclass(frozen=True)
+class ReportQuery:
+    """The report's query string: ``period`` (day | week), ``date`` (YYYY-MM-DD), ``area`` (a code)."""
+
+    period: Literal["day", "week"] = "day"
+    date: str | None = None
+    area: str | None = None
+
+
+def report_query(period: Literal["day", "week"] = "day", date: str | None = Query(default=None, max_length=10),
+                 area: str | None = Query(default=None, max_length=64)) -> ReportQuery:
+    return ReportQuery(period, date, area)
+
+
+def _situation(request: Request, session: Any, actor: Actor, q: ReportQuery) -> dict[str, Any]:
+    return reports.situation(session, actor, kind=q.period, day=reports.parse_day(q.date), area_code=q.area or None,
                              settings=request.app.state.settings, lang=request_lang(request))
 
 
 @router.get("/ioc/reports/situation")
-def situation_page(
-    request: Request,
-    session: DbSession,
-    period: Literal["day", "week"] = "day",
-    date: str | None = Query(default=None, max_length=10),
-    area: str | None = Query(default=None, max_length=64),
-    actor: Actor = Depends(require(READ)),
-) -> Response:
+def situation_page(request: Request, session: DbSession, q: ReportQuery = Depends(report_query),
+                   actor: Actor = Depends(require(READ))) -> Response:
     """Báo cáo tình hình — the daily or weekly situation report for leaders (prints cleanly; PDF beside it)."""
-    r = _situation(request, session, actor, period, date, area)
+    r = _situation(request, session, actor, q)
     parent, districts = kpi_engine.child_areas(session, None)
     areas = [o for o in districts if actor.can(READ, o.path)]
     return render(request, "operations/report_situation.html", {
@@ -272,16 +280,10 @@ def situation_page(
 
 
 @router.get("/ioc/reports/situation.pdf")
-def situation_pdf(
-    request: Request,
-    session: DbSession,
-    period: Literal["day", "week"] = "day",
-    date: str | None = Query(default=None, max_length=10),
-    area: str | None = Query(default=None, max_length=64),
-    actor: Actor = Depends(require(READ)),
-) -> Response:
+def situation_pdf(request: Request, session: DbSession, q: ReportQuery = Depends(report_query),
+                  actor: Actor = Depends(require(READ))) -> Response:
     """The situation report as a PDF in Vietnamese (or English with the English interface)."""
-    r = _situation(request, session, actor, period, date, area)
+    r = _situation(request, session, actor, q)
     pdf = reports.situation_pdf(r, translator(request_lang(request)))
     name = f"bao-cao-tinh-hinh-{r['period'].code}.pdf"
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
