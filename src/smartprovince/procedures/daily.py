@@ -26,14 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from smartprovince.core.clock import VN_TZ
 from smartprovince.procedures.models import DailyStats, Dossier, MonthlyOpenStats
 
 KEY_FIELDS = ("day", "agency_code", "procedure_code", "agency_path")
@@ -50,11 +49,14 @@ Key = tuple[date, str, str, str]
 Deltas = dict[Key, dict[str, float]]
 
 
+_VN = timezone(timedelta(hours=7))  # Vietnam: UTC+7 and no daylight-saving time since 1975
+
+
 def local_day(at: datetime) -> date:
     """The day in Vietnam (UTC+7, no daylight-saving time) of an instant."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(VN_TZ).date()
+    return at.astimezone(_VN).date()
 
 
 def is_late(*, due_at: datetime, finished_at: datetime, supplement_requests: int) -> bool:
@@ -71,43 +73,62 @@ def contribution(f: Any, out: Deltas | None = None, sign: int = 1) -> Deltas:
 
     ``f`` is anything with the :data:`FACT_FIELDS` attributes: a :class:`Dossier` or a row.
     The conditions are those of :func:`.stats.compute_from_dossiers`; the tests check both agree.
+    It runs for every dossier of a bulk load, so each local day is computed once.
     """
     out = {} if out is None else out
+    agency, proc, path = f.agency_code, f.procedure_code, f.agency_path or ""
 
-    def add(day: date, **values: float) -> None:
-        k = (day, f.agency_code, f.procedure_code, f.agency_path or "")
-        row = out.get(k)
-        if row is None:
-            row = out[k] = dict.fromkeys(SUM_FIELDS, 0)
-        for name, v in values.items():
-            row[name] += sign * v
+    def row(day: date) -> dict[str, float]:
+        k = (day, agency, proc, path)
+        r = out.get(k)
+        if r is None:
+            r = out[k] = dict.fromkeys(SUM_FIELDS, 0)
+        return r
 
     received_at, due_at, finished_at, closed_at = f.received_at, f.due_at, f.finished_at, f.closed_at
     supplements = f.supplement_requests or 0
-    if received_at is not None:
+    first = local_day(received_at) if received_at is not None else None
+    if first is not None:
         fee = (f.fee_total or 0) > 0
-        add(local_day(received_at), received=1, received_online=int(f.channel == "online"), fee_dossiers=int(fee),
-            paid_online=int(fee and bool(f.paid_online)), digitised=int(bool(f.digitised)))
-    if finished_at is not None and due_at is not None:
+        r = row(first)
+        r["received"] += sign
+        if f.channel == "online":
+            r["received_online"] += sign
+        if fee:
+            r["fee_dossiers"] += sign
+            if f.paid_online:
+                r["paid_online"] += sign
+        if f.digitised:
+            r["digitised"] += sign
+    due_day = local_day(due_at) if due_at is not None else None
+    finished_day = local_day(finished_at) if finished_at is not None else None
+    if finished_at is not None and due_at is not None and finished_day is not None and due_day is not None:
         late = is_late(due_at=due_at, finished_at=finished_at, supplement_requests=supplements)
-        early = not late and local_day(finished_at) < local_day(due_at)
-        secs = (_utc(finished_at) - _utc(received_at)).total_seconds() if received_at is not None else 0.0
-        add(local_day(finished_at), finished=1, finished_early=int(early), finished_late=int(late),
-            processing_seconds=secs)
-    if closed_at is not None:
-        add(local_day(closed_at), stopped_or_refused=1)
+        r = row(finished_day)
+        r["finished"] += sign
+        if late:
+            r["finished_late"] += sign
+        elif finished_day < due_day:
+            r["finished_early"] += sign
+        if received_at is not None:
+            r["processing_seconds"] += sign * (_utc(finished_at) - _utc(received_at)).total_seconds()
+    closed_day = local_day(closed_at) if closed_at is not None else None
+    if closed_day is not None:
+        row(closed_day)["stopped_or_refused"] += sign
     ends = [x for x in (finished_at, closed_at) if x is not None]
-    if ends and received_at is not None and due_at is not None:
+    if ends and first is not None and due_day is not None:
         # Open from the receipt day to the day before it ended; past due from its due day on
         # (from the receipt day when supplements were asked more than once).
-        first, end = local_day(received_at), local_day(min(_utc(x) for x in ends))
+        end = (finished_day if len(ends) == 1 and finished_day is not None else
+               closed_day if len(ends) == 1 else local_day(min(_utc(x) for x in ends)))
+        assert end is not None
         if first < end:
-            add(first, open_delta=1)
-            add(end, open_delta=-1)
-            overdue_from = first if supplements > 1 else max(first, local_day(due_at))
+            row(first)["open_delta"] += sign
+            row(end)["open_delta"] -= sign
+            overdue_from = first if supplements > 1 else max(first, due_day)
             if overdue_from < end:
-                add(overdue_from, overdue_delta=1)
-                add(end, overdue_delta=-1)
+                row(overdue_from)["overdue_delta"] += sign
+                row(end)["overdue_delta"] -= sign
     return out
 
 
