@@ -114,6 +114,8 @@ class CameraIn(BaseModel):
     def _stream(cls, v: str) -> str:
         if not v:
             return v
+        if "\x00" in v or any(c.isspace() for c in v):
+            raise ValueError("not a URL")
         try:
             parts = urlsplit(v)
         except ValueError as exc:
