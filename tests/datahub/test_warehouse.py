@@ -443,3 +443,17 @@ def test_observations_hourly_follow_new_observations(database, settings, make_us
         {"hour": datetime(2026, 3, 1, 2, tzinfo=UTC), "count": 1, "mean": 5.0, "min": 5.0, "max": 5.0, "unit": "m",
          "observed_property": "Mực nước"},
     ]
+
+
+def test_periodic_job_skips_a_round_while_another_process_syncs(database, settings, place) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from smartprovince.datahub.warehouse_config import WarehouseSettings
+    from smartprovince.datahub.warehouse_jobs import WarehouseJob
+
+    add_dossier(database, place)
+    app = SimpleNamespace(state=SimpleNamespace(db=database, settings=settings))
+    job = WarehouseJob(app, WarehouseSettings(sync_interval_seconds=5))
+    with wh._sync_lock(Path(settings.data_dir) / "warehouse", wait=True):
+        assert job.run_once() is None  # busy: skipped, not waiting, not failing
+    assert (job.run_once() or {}).get("dossiers") == 1
