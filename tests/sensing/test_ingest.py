@@ -84,6 +84,10 @@ def test_rollups_follow_ingestion_and_retention_keeps_them(client, writer, datab
     series = client.get(f"/api/v1/sensing/datastreams/{ds}/series?period=hour&from=2026-03-01T00:00:00Z"
                         "&to=2026-03-01T03:00:00Z").json()
     assert [(p["count"], p["mean"], p["min"], p["max"]) for p in series["points"]] == [(6, 2.5, 0, 5), (6, 8.5, 6, 11)]
+    assert [p["time"] for p in series["points"]] == ["2026-03-01T00:00:00Z", "2026-03-01T01:00:00Z"]
+    minutes = client.get(f"/api/v1/sensing/datastreams/{ds}/series?period=minute&from=2026-03-01T00:00:00Z"
+                         "&to=2026-03-01T00:30:00Z").json()["points"]
+    assert [p["time"] for p in minutes] == ["2026-03-01T00:00:00Z", "2026-03-01T00:10:00Z", "2026-03-01T00:20:00Z"]
     with database.session() as s:
         assert ingest.purge_raw(s, actor=SYSTEM, older_than=T0 + timedelta(hours=1)) == 6
     assert client.get(f"{STA}/Observations?$count=true&$top=0").json()["@iot.count"] == 6

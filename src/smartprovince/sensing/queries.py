@@ -89,9 +89,18 @@ def _open_alert_counts(session: Session) -> dict[int, int]:
 def series(session: Session, datastream_id: int, *, period: str, start: datetime, end: datetime,
            ) -> list[dict[str, Any]]:
     """Buckets (minute or hour) of a datastream between ``start`` and ``end``: mean, min, max, count."""
-    rows = session.execute(sa.select(Rollup.start, Rollup.count, Rollup.total, Rollup.minimum, Rollup.maximum).where(
-        Rollup.datastream_id == datastream_id, Rollup.period == period, Rollup.start >= start, Rollup.start < end,
-    ).order_by(Rollup.start))
+    where = (Rollup.datastream_id == datastream_id, Rollup.period == period, Rollup.start >= start,
+             Rollup.start < end)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite keeps the UTC time as text 'YYYY-MM-DD HH:MM:SS.000000': reformatting it is ~10x cheaper
+        # than building a datetime per bucket (a year of hours is 8,760 of them).
+        text = sa.type_coerce(Rollup.start, sa.String)
+        rows = session.execute(sa.select(text, Rollup.count, Rollup.total, Rollup.minimum, Rollup.maximum)
+                               .where(*where).order_by(Rollup.start)).all()
+        return [{"time": f"{r[0][:10]}T{r[0][11:19]}Z", "mean": r[2] / r[1] if r[1] else None, "min": r[3],
+                 "max": r[4], "count": r[1]} for r in rows]
+    rows = session.execute(sa.select(Rollup.start, Rollup.count, Rollup.total, Rollup.minimum, Rollup.maximum)
+                           .where(*where).order_by(Rollup.start)).all()
     return [{"time": iso(r[0]), "mean": r[2] / r[1] if r[1] else None, "min": r[3], "max": r[4], "count": r[1]}
             for r in rows]
 
