@@ -95,10 +95,10 @@ def series(session: Session, datastream_id: int, *, period: str, start: datetime
         # SQLite keeps the UTC time as text 'YYYY-MM-DD HH:MM:SS.000000': reformatting it is ~10x cheaper
         # than building a datetime per bucket (a year of hours is 8,760 of them).
         text = sa.type_coerce(Rollup.start, sa.String)
-        rows = session.execute(sa.select(text, Rollup.count, Rollup.total, Rollup.minimum, Rollup.maximum)
-                               .where(*where).order_by(Rollup.start)).all()
+        texts = session.execute(sa.select(text, Rollup.count, Rollup.total, Rollup.minimum, Rollup.maximum)
+                                .where(*where).order_by(Rollup.start)).all()
         return [{"time": f"{r[0][:10]}T{r[0][11:19]}Z", "mean": r[2] / r[1] if r[1] else None, "min": r[3],
-                 "max": r[4], "count": r[1]} for r in rows]
+                 "max": r[4], "count": r[1]} for r in texts]
     rows = session.execute(sa.select(Rollup.start, Rollup.count, Rollup.total, Rollup.minimum, Rollup.maximum)
                            .where(*where).order_by(Rollup.start)).all()
     return [{"time": iso(r[0]), "mean": r[2] / r[1] if r[1] else None, "min": r[3], "max": r[4], "count": r[1]}
