@@ -457,3 +457,17 @@ def test_periodic_job_skips_a_round_while_another_process_syncs(database, settin
     with wh._sync_lock(Path(settings.data_dir) / "warehouse", wait=True):
         assert job.run_once() is None  # busy: skipped, not waiting, not failing
     assert (job.run_once() or {}).get("dossiers") == 1
+
+
+def test_a_bulk_load_is_not_read_again_by_later_syncs(database, settings, place, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """More changes in the overlap than the watermark remembers: the next syncs do not re-read them."""
+    from smartprovince.core import warehouse as contract
+
+    monkeypatch.setattr(contract, "MAX_SEEN", 3)
+    for _ in range(6):
+        add_dossier(database, place)
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 6}
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 0}
+    add_dossier(database, place)
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 1}
+    assert warehouse_query(settings, "SELECT count(*) AS n FROM dossiers") == [{"n": 7}]

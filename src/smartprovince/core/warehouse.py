@@ -101,8 +101,8 @@ class ChangeWindow:
     change while the sync reads are picked up next time. A transaction can commit *after* another one
     with a larger marker (PostgreSQL; the clocks of two API processes): the next window therefore
     starts ``back(upper)`` below the previous upper bound and skips the ``(ident, marker)`` pairs the
-    previous sync already read (at most :data:`MAX_SEEN` of them: after a bulk load some rows are read
-    twice). Each change is read once; a change that commits later than the overlap (``back``) is
+    previous sync already read (at most :data:`MAX_SEEN` of them: after a bulk load the overlap shrinks
+    to the newest ones). Each change is read once; a change that commits later than the overlap (``back``) is
     missed until a ``--full`` sync.
     """
 
@@ -128,8 +128,11 @@ class ChangeWindow:
         start = back(upper)
         seen = session.execute(select(ident, marker).where(marker >= start, marker <= upper)
                                .order_by(marker.desc()).limit(MAX_SEEN)).all()
-        # After a bulk load the overlap may hold more than MAX_SEEN changes: those not remembered are
-        # read once more by the next sync (a harmless repeat; the warehouse keeps one copy per key).
+        if len(seen) == MAX_SEEN:
+            # A bulk load put more changes in the overlap than we remember: narrow the overlap to the
+            # newest MAX_SEEN (otherwise every later sync would read the bulk again). Changes sharing the
+            # oldest remembered marker but not remembered are read once more (a harmless repeat).
+            start = seen[-1][1]
         watermark = {"from": _enc(start), "upper": _enc(upper), "seen": [[i, _enc(m)] for i, m in seen]}
         return cls(marker, ident, lower, upper, skip, watermark)
 
