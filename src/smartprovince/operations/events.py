@@ -131,19 +131,19 @@ def on_report_created(session: Session, event: Event) -> None:
     service.open_incident(session, actor=SYSTEM, data=data)
 
 
-@subscribe("feedback.report.resolved", name="operations.incident_report_resolved")
-def on_report_resolved(session: Session, event: Event) -> None:
-    """The unit resolved the citizen report: its link is over; an incident made only of reports resolves."""
+def _end_report_link(session: Session, event: Event, *, note: str) -> None:
+    """End the incident link of the citizen report named in the event's payload (``id``)."""
     p = event.payload if isinstance(event.payload, dict) else {}
     if p.get("id") is not None:
         service.clear_link(
-            session,
-            actor=SYSTEM,
-            kind="feedback_report",
-            ref=str(p["id"])[:200],
-            note="Phản ánh đã được xử lý",
-            at=event_time(p, event),
+            session, actor=SYSTEM, kind="feedback_report", ref=str(p["id"])[:200], note=note, at=event_time(p, event)
         )
+
+
+@subscribe("feedback.report.resolved", name="operations.incident_report_resolved")
+def on_report_resolved(session: Session, event: Event) -> None:
+    """The unit resolved the citizen report: its link is over; an incident made only of reports resolves."""
+    _end_report_link(session, event, note="Phản ánh đã được xử lý")
 
 
 @subscribe("feedback.report.closed", name="operations.incident_report_closed")
@@ -155,16 +155,7 @@ def on_report_closed(session: Session, event: Event) -> None:
 @subscribe("feedback.report.merged", name="operations.incident_report_merged")
 def on_report_merged(session: Session, event: Event) -> None:
     """A report merged into another follows that one: its own link is over (the main report's stays)."""
-    p = event.payload if isinstance(event.payload, dict) else {}
-    if p.get("id") is not None:
-        service.clear_link(
-            session,
-            actor=SYSTEM,
-            kind="feedback_report",
-            ref=str(p["id"])[:200],
-            note="Phản ánh được gộp vào phản ánh khác",
-            at=event_time(p, event),
-        )
+    _end_report_link(session, event, note="Phản ánh được gộp vào phản ánh khác")
 
 
 @subscribe("feedback.report.reopened", name="operations.incident_report_reopened")
