@@ -22,24 +22,20 @@ from __future__ import annotations
 
 import os
 import random
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from bench._timing import median_p95_ms
 
 REPORTS = int(os.environ.get("FEEDBACK_BENCH_REPORTS", "200000"))
 RUNS = 20
 
 
-def _ms(fn, runs: int = RUNS) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
+def _ms(fn: Any, runs: int = RUNS) -> tuple[float, float]:
+    return median_p95_ms(fn, runs)
 
 
 def main() -> None:

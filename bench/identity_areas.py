@@ -23,18 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._timing import median_p95_ms
+
 POINTS = int(os.environ.get("AREAS_BENCH_POINTS", "20000"))
 RUNS = 50
 
 
 def _ms(fn: Any, runs: int = RUNS) -> tuple[float, float]:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
+    return median_p95_ms(fn, runs)
 
 
 def main() -> None:

@@ -38,6 +38,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench._timing import median_p95_ms
+
 DOSSIERS = int(os.environ.get("IOC_BENCH_DOSSIERS", "1000000"))
 REPORTS = int(os.environ.get("IOC_BENCH_REPORTS", "200000"))
 INCIDENTS = int(os.environ.get("IOC_BENCH_INCIDENTS", "30000"))
@@ -46,13 +48,7 @@ PASSWORD = "bench-password-1"  # noqa: S105 - a benchmark account in a temporary
 
 
 def _ms(fn: Any, runs: int = RUNS) -> tuple[float, float]:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
+    return median_p95_ms(fn, runs)
 
 
 def _fill(db: Any, rng: random.Random) -> dict[str, Any]:  # noqa: PLR0915 - one linear data script
