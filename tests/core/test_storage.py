@@ -56,6 +56,10 @@ def storage(settings) -> Storage:
         (plain_zip(), None),
         (b"\x00\x01\x02binary", None),
         ("café".encode("latin-1"), None),  # not UTF-8
+        (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00isommp42", st.MP4),
+        (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ", st.MOV),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm\x42\x87\x81\x02", st.WEBM),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska", None),  # Matroska, not WebM
     ],
     # zip bytes carry a timestamp: stable ids so the xdist workers collect the same tests
     ids=lambda v: f"{v[:8].hex()}-{len(v)}" if isinstance(v, bytes) else str(v),

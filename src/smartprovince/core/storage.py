@@ -11,7 +11,9 @@ Before a file is stored ``Storage.save`` checks:
 * the *real* type, read from the first bytes ("magic bytes"), not from the name or the client's
   header: it must be one of ``allowed_types`` and agree with the declared ``content_type``, else
   ``UnsupportedMediaType`` (415). Known types: PDF, PNG, JPEG, DOCX and XLSX (ZIP containers), XML,
-  JSON, CSV and plain UTF-8 text.
+  JSON, CSV, plain UTF-8 text, and MP4 / QuickTime (an ISO-BMFF ``ftyp`` box first) and WebM (an EBML
+  header naming the ``webm`` document type) videos. Only the header is read here: a module that accepts
+  videos checks the rest of the file itself.
 
 Writes are atomic: the bytes go to a temporary file in the same folder, are flushed to disk, then
 renamed into place, so a reader never sees half a file.
@@ -46,9 +48,13 @@ XML = "application/xml"
 JSON = "application/json"
 CSV = "text/csv"
 TEXT = "text/plain"
+MP4 = "video/mp4"
+MOV = "video/quicktime"
+WEBM = "video/webm"
 
 DEFAULT_ALLOWED_TYPES: frozenset[str] = frozenset({PDF, PNG, JPEG, DOCX, XLSX, XML, JSON, CSV, TEXT})
-"""Every type the platform can recognise; a module usually allows a smaller set."""
+"""The document types a module accepts by default (videos must be allowed by name); a module usually
+allows a smaller set."""
 
 # Declared types that mean the same as a detected one (clients are not consistent about these).
 _ALIASES: dict[str, str] = {
@@ -58,6 +64,8 @@ _ALIASES: dict[str, str] = {
     "application/x-pdf": PDF,
     "text/json": JSON,
     "application/csv": CSV,
+    "video/x-m4v": MP4,
+    "audio/webm": WEBM,
 }
 # Declared types that tell us nothing: the detected type is used.
 _GENERIC = frozenset({"", "application/octet-stream", "binary/octet-stream"})
@@ -108,8 +116,21 @@ def _zip_type(data: bytes) -> str | None:
     return None
 
 
+def _video_type(data: bytes) -> str | None:
+    # ISO-BMFF (MP4, QuickTime, 3GP): the first box is ``ftyp`` with the major brand; "qt  " is QuickTime.
+    if data[4:8] == b"ftyp" and len(data) >= 12:
+        return MOV if data[8:12] == b"qt  " else MP4
+    # Matroska / WebM: the EBML header; its DocType element (0x4282) says "webm" within the first bytes.
+    if data.startswith(b"\x1a\x45\xdf\xa3") and b"\x42\x82\x84webm" in data[:64]:
+        return WEBM
+    return None
+
+
 def detect_type(data: bytes) -> str | None:
     """The real type of ``data`` from its first bytes, or ``None`` when it is none of the known types."""
+    video = _video_type(data)
+    if video is not None:
+        return video
     if data.startswith(b"%PDF-"):
         return PDF
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
