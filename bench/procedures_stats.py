@@ -9,14 +9,21 @@ where it stopped (a year already loaded is skipped). Then it prints:
 * the Decision 766 statistics for 1 Jan – 15 Jun 2023 per agency × procedure and per procedure,
   read from the daily table (``stats.compute``), beside the same figures counted from the dossier
   rows (``stats.compute_from_dossiers``, the baseline) in the same run, and whether they agree;
-* ``GET /api/v1/procedures/lookup`` under concurrent load against a real server — uvicorn (one
-  worker) in a child process on the cached database, ``CLIENTS`` client processes each with its
-  own HTTP connection — p50 / p99 latency and requests per second, beside the bare ``/healthz``
-  endpoint of the same server measured the same way in the same run.
+* ``GET /api/v1/procedures/lookup`` under concurrent load against a real server — uvicorn (uvloop +
+  httptools, ``WORKERS`` processes) in a child process on the cached database — p50 / p99 / p99.9
+  latency and requests per second, beside the bare ``/healthz`` endpoint of the same server measured
+  the same way in the same run, twice. The load comes from ``wrk`` (a C program, so the load
+  generator barely competes with the server for the cores): ``CONNECTIONS`` keep-alive connections
+  on ``THREADS`` threads for ``SECONDS`` seconds, each request a random code from 20,000 existing
+  dossiers (a Lua script). Without ``wrk`` (``apt-get install -y wrk``) it says so and falls back to
+  ``CLIENTS`` Python client processes (``REQUESTS`` each), whose figures include the clients' own
+  share of the cores.
 
 Run: ``python -m bench procedures`` (``PROCEDURES_BENCH_SCALE=1`` for the 270 k figure;
-``PROCEDURES_BENCH_CLIENTS``, ``PROCEDURES_BENCH_REQUESTS`` per client). The machine is shared:
-the figures are as measured, under whatever load there is.
+``PROCEDURES_BENCH_CONNECTIONS`` / ``_THREADS`` / ``_SECONDS`` / ``_WORKERS`` / ``_LOG_LEVEL``;
+``PROCEDURES_BENCH_NO_WRK=1`` forces the Python clients, ``PROCEDURES_BENCH_CLIENTS``,
+``PROCEDURES_BENCH_REQUESTS`` per client). The machine is shared: the figures are as measured,
+under whatever load there is, and the load average is printed at the end.
 """
 
 from __future__ import annotations
@@ -33,7 +40,14 @@ from pathlib import Path
 
 SCALE = int(os.environ.get("PROCEDURES_BENCH_SCALE", "5"))
 CLIENTS = int(os.environ.get("PROCEDURES_BENCH_CLIENTS", "4"))
-REQUESTS = int(os.environ.get("PROCEDURES_BENCH_REQUESTS", "500"))  # per client
+REQUESTS = int(os.environ.get("PROCEDURES_BENCH_REQUESTS", "500"))  # per client (Python fallback)
+CONNECTIONS = int(os.environ.get("PROCEDURES_BENCH_CONNECTIONS", "4"))  # wrk
+THREADS = int(os.environ.get("PROCEDURES_BENCH_THREADS", "1"))  # wrk
+SECONDS = int(os.environ.get("PROCEDURES_BENCH_SECONDS", "10"))  # wrk, per measurement
+WORKERS = int(os.environ.get("PROCEDURES_BENCH_WORKERS", "1"))  # uvicorn processes
+LOG_LEVEL = os.environ.get("PROCEDURES_BENCH_LOG_LEVEL", "WARNING")  # INFO writes one access line per request
+WRK = None if os.environ.get("PROCEDURES_BENCH_NO_WRK") else shutil.which("wrk")
+SAMPLE = max(CLIENTS * REQUESTS, 20_000)  # random existing codes the load draws from
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = Path(os.environ.get("PROCEDURES_BENCH_DIR", ROOT / "var" / "bench" / "procedures"))
 SECRET = "bench-secret-key-not-for-production"
@@ -158,6 +172,51 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# wrk (a C load generator, ``apt-get install wrk``) picks a random path of the list for every request
+# and prints its own latency percentiles (microseconds) on one line the bench parses.
+_WRK_SCRIPT = """
+local paths = {}
+local id = 0
+setup = function(thread)
+  id = id + 1
+  thread:set("id", id)
+end
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  math.randomseed(7 + (id or 0))
+end
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRKRESULT %d %d %d %d %d %d %d\\n", latency:percentile(50), latency:percentile(99),
+    latency:percentile(99.9), latency.max, summary.requests, summary.duration,
+    e.status + e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def _wrk(base: str, paths: list[str]) -> tuple[float, float, float, float, int, float]:
+    """Drive ``paths`` with wrk for ``SECONDS``; (p50, p99, p99.9, max in ms, requests, req/s)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        script, listing = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
+        script.write_text(_WRK_SCRIPT)
+        listing.write_text("\n".join(paths) + "\n")
+        out = subprocess.run(  # noqa: S603 - wrk from PATH with our own arguments
+            [str(WRK), f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script), base,
+             "--", str(listing)], capture_output=True, text=True, check=True, timeout=SECONDS + 60).stdout
+    line = next((x for x in out.splitlines() if x.startswith("WRKRESULT")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    p50, p99, p999, top, n, duration, errors = (int(v) for v in line.split()[1:])
+    if errors:
+        raise RuntimeError(f"wrk: {errors} failed or non-2xx responses out of {n}:\n{out}")
+    return p50 / 1000, p99 / 1000, p999 / 1000, top / 1000, n, n / (duration / 1e6)
+
+
 def _client(args: tuple[str, list[str]]) -> tuple[list[float], float, float]:
     """One client process: its own connection, requests one after the other; (latencies, start, end)."""
     import httpx
@@ -177,31 +236,51 @@ def _client(args: tuple[str, list[str]]) -> tuple[list[float], float, float]:
         return times, start, time.time()
 
 
-def _load(base: str, paths: list[list[str]]) -> tuple[list[float], float]:
+def _python_load(base: str, paths: list[str]) -> tuple[float, float, float, float, int, float]:
+    """Fallback without wrk: ``CLIENTS`` Python processes (they compete with the server for the cores)."""
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(len(paths)) as pool:
-        results = pool.map(_client, [(base, p) for p in paths])
-    times = [t for r in results for t in r[0]]
+    paths = paths[:CLIENTS * REQUESTS]
+    per = len(paths) // CLIENTS
+    with ctx.Pool(CLIENTS) as pool:
+        results = pool.map(_client, [(base, paths[i * per:(i + 1) * per]) for i in range(CLIENTS)])
+    times = sorted(t for r in results for t in r[0])
     wall = max(r[2] for r in results) - min(r[1] for r in results)
-    return times, wall
+    return (_percentile(times, 0.5) * 1000, _percentile(times, 0.99) * 1000, _percentile(times, 0.999) * 1000,
+            times[-1] * 1000, len(times), len(times) / wall)
 
 
-def _serve(path: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _server_flags() -> list[str]:
+    """uvicorn's event loop and HTTP parser: uvloop and httptools when installed (``uvicorn[standard]``)."""
+    import importlib.util
+
+    flags = []
+    if importlib.util.find_spec("uvloop"):
+        flags += ["--loop", "uvloop"]
+    if importlib.util.find_spec("httptools"):
+        flags += ["--http", "httptools"]
+    return flags + ["--workers", str(WORKERS)] if WORKERS > 1 else flags
+
+
+def _serve(path: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     import httpx
 
     port = _free_port()
     env = {**os.environ, "SMARTPROVINCE_DATABASE_URL": f"sqlite:///{path}", "SMARTPROVINCE_DATA_DIR": str(data_dir),
-           "SMARTPROVINCE_LOAD_DEMO": "false", "SMARTPROVINCE_LOG_LEVEL": "WARNING", "SMARTPROVINCE_SECRET_KEY": SECRET}
+           "SMARTPROVINCE_LOAD_DEMO": "false", "SMARTPROVINCE_LOG_LEVEL": LOG_LEVEL, "SMARTPROVINCE_SECRET_KEY": SECRET}
     env.pop("SMARTPROVINCE_MQTT_URL", None)
+    flags = _server_flags()
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "uvicorn", "smartprovince.app:create_app", "--factory", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"], env=env)
+         "--log-level", "warning", "--no-access-log", *flags], env=env,
+        stderr=None if LOG_LEVEL == "WARNING" else subprocess.DEVNULL)  # INFO: the access lines are written, unread
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
         try:
             if httpx.get(f"{base}/healthz").status_code == 200:
-                return proc, base
+                time.sleep(2 if WORKERS > 1 else 0)  # let every worker finish starting
+                label = f"uvicorn {WORKERS} worker{'s' if WORKERS > 1 else ''} {' '.join(flags) or '(auto loop/http)'}"
+                return proc, base, label
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -220,7 +299,7 @@ def _lookup(path: Path) -> None:
 
     db = Database(f"sqlite:///{path}")
     with db.session() as s:
-        n = CLIENTS * REQUESTS
+        n = SAMPLE
         # Codes spread over the whole table (random rowids), not only the first rows written.
         top = s.connection().exec_driver_sql("SELECT max(rowid) FROM procedure_dossier").scalar() or 1
         rng = random.Random(7)  # noqa: S311 - sampling for a benchmark
@@ -233,20 +312,28 @@ def _lookup(path: Path) -> None:
     db.dispose()
     data_dir = FOLDER / "server-data"
     data_dir.mkdir(exist_ok=True)
-    proc, base = _serve(path, data_dir)
+    proc, base, server = _serve(path, data_dir)
+    if WRK:
+        how = f"wrk {THREADS} thread(s), {CONNECTIONS} connections, {SECONDS} s, random codes from {len(sample):,}"
+        load = _wrk
+    else:
+        print("wrk not found (apt-get install -y wrk): falling back to Python client processes, which share "
+              "the cores with the server (higher latencies)", flush=True)
+        how = f"{CLIENTS} Python client processes, {len(sample):,} requests"
+        load = _python_load
+    print(f"load: {how}; server: {server}; log level {LOG_LEVEL}", flush=True)
     try:
         lookups = [f"/api/v1/procedures/lookup?code={c}&key={k}" for c, k in sample]
-        per = len(lookups) // CLIENTS
-        plans = {
-            "bare /healthz": [["/healthz"] * per for _ in range(CLIENTS)],
-            "lookup by code": [lookups[i * per:(i + 1) * per] for i in range(CLIENTS)],
-        }
+        plans = {"bare /healthz": ["/healthz"] * len(lookups), "lookup by code": lookups}
         for round_ in (1, 2):
+            figures = {}
             for name, paths in plans.items():
-                times, wall = _load(base, paths)
-                print(f"{name} (round {round_}): {len(times):,} requests, {CLIENTS} client processes, "
-                      f"uvicorn 1 worker: p50 {_percentile(times, 0.5) * 1000:.1f} ms, "
-                      f"p99 {_percentile(times, 0.99) * 1000:.1f} ms, {len(times) / wall:,.0f} req/s", flush=True)
+                p50, p99, p999, top_ms, count, rate = figures[name] = load(base, paths)
+                print(f"{name} (round {round_}): {count:,} requests: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+                      f"p99.9 {p999:.1f} ms, max {top_ms:.1f} ms, {rate:,.0f} req/s", flush=True)
+            bare, look = figures["bare /healthz"], figures["lookup by code"]
+            print(f"  lookup / bare (round {round_}): p50 {look[0] / bare[0]:.1f}×, p99 {look[1] / bare[1]:.1f}×, "
+                  f"throughput {look[5] / bare[5]:.2f}×", flush=True)
     finally:
         proc.terminate()
         try:
@@ -254,6 +341,8 @@ def _lookup(path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(15)
+    print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} cores)", flush=True)
 
 
 def main() -> None:
