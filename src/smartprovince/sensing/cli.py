@@ -42,23 +42,28 @@ def _db():  # type: ignore[no-untyped-def]
 
 
 @cli.command("mqtt-bridge")
-def mqtt_bridge(url: str = typer.Option(None, help="Broker URL; default SMARTPROVINCE_MQTT_URL")) -> None:
+def mqtt_bridge(url: str = typer.Option(None, help="Broker URL; default SMARTPROVINCE_MQTT_URL"),
+                share_group: str = typer.Option(None, help="Shared subscription group: bridges in one group "
+                                                "split the messages ($share/<group>/v1.1/+/Observations)"),
+                client_id: str = typer.Option(None, help="MQTT client id (keep it stable: the broker keeps "
+                                              "the session's unacknowledged messages under it)")) -> None:
     """Run the MQTT → database bridge as its own worker process (stops on Ctrl+C or SIGTERM)."""
-    from smartprovince.sensing.mqtt import TOPIC_FILTER, MqttBridge
+    from smartprovince.sensing.mqtt import MqttBridge
 
     settings, db = _db()
     target = url or settings.mqtt_url
     if not target:
         console.print("[red]Set SMARTPROVINCE_MQTT_URL or --url (mqtt://127.0.0.1:1883).[/red]")
         raise typer.Exit(2)
-    bridge = MqttBridge(db, target)
+    bridge = MqttBridge(db, target, share_group=share_group, client_id=client_id)
     bridge.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    console.print(f"Bridge on {bridge.host}:{bridge.port}, topic {TOPIC_FILTER}. Ctrl+C to stop.")
+    console.print(f"Bridge on {bridge.host}:{bridge.port}, topic {bridge.topic_filter}. Ctrl+C to stop.")
     try:
         while not stop.wait(5):
-            console.print(f"stored {bridge.stored} · rejected {bridge.rejected} · queued {bridge.inbox.qsize()}")
+            console.print(f"stored {bridge.stored} · queued {bridge.queued} · dead letters {bridge.rejected} · "
+                          f"duplicates skipped {bridge.duplicates} · connections {bridge.connects}")
     except KeyboardInterrupt:
         pass
     bridge.stop()

@@ -8,7 +8,8 @@ a compact, ordered integer key matters. Every other table of the module uses the
   :class:`ObservedProperty`, :class:`Datastream`, :class:`FeatureOfInterest`, :class:`Observation` —
   the eight SensorThings entity sets;
 * :class:`Rollup` — per-minute and per-hour aggregates of each datastream, kept current at ingestion;
-* :class:`Threshold` and :class:`Alert` — alarm rules as data, and the alerts they raise.
+* :class:`Threshold` and :class:`Alert` — alarm rules as data, and the alerts they raise;
+* :class:`MqttDeadLetter` — MQTT messages the bridge could not store.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -286,3 +288,21 @@ class Alert(Base):
     trigger_time: Mapped[datetime] = mapped_column(UTCDateTime())
     peak_value: Mapped[float] = mapped_column(Float)
     last_value: Mapped[float] = mapped_column(Float)
+
+
+class MqttDeadLetter(Base):
+    """Thư lỗi MQTT — a message the MQTT bridge could not store as an observation, kept for inspection.
+
+    Written in the same transaction as the good messages of its batch, then the message is
+    acknowledged to the broker (it would only fail again). ``reason`` says why (bad JSON, unknown
+    datastream, not an observation …); ``payload`` keeps at most the first 8 KB of the message.
+    """
+
+    __tablename__ = "sensing_mqtt_dead_letter"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    topic: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(300))

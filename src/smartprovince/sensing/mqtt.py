@@ -2,12 +2,32 @@
 
 Devices publish one Observation (SensorThings JSON) per message on
 ``v1.1/Datastreams({id})/Observations`` (the SensorThings MQTT extension), QoS 1. The bridge
-subscribes with a persistent session and *manual acknowledgement*: a message is acknowledged to
-the broker only after the transaction that stores it has committed. If the bridge dies before, the
-broker delivers the message again when it reconnects, so nothing acknowledged is lost.
+subscribes to ``v1.1/+/Observations`` (or a shared subscription ``$share/<group>/…`` so several
+bridge processes split the stream) with a **persistent session** (MQTT 3.1.1,
+``clean_session=False``) and **manual acknowledgement**: a message is acknowledged (PUBACK) only
+after the transaction that stores it has committed.
 
-Messages are stored in batches (up to ``batch_size`` or ``max_wait`` seconds) through the same
-ingestion path as HTTP (``ingest.store_blocks`` / ``store_observations``): rollups, thresholds, audit and events.
+Delivery is **at least once**. If the bridge dies, or loses the broker, before it acknowledges,
+the broker delivers the unacknowledged messages again when the bridge reconnects (same client id),
+marked as duplicates (the MQTT DUP flag). A redelivered plain observation is stored only if its
+datastream has no observation with the same time and value yet — so a message stored just before a
+crash (committed, PUBACK lost) is not stored twice. Other redelivered observations (with extra
+fields) may be stored twice.
+
+Work is split between two threads:
+
+* paho's network thread only appends ``(topic, payload, mid, qos, dup, connection)`` to a queue
+  (and waits when ``max_pending`` messages are queued, so TCP pushes back on the broker);
+* the writer thread takes batches (up to ``batch_size`` messages, or what arrived within
+  ``max_wait`` seconds), parses them, and stores a batch in **one transaction**: plain observations
+  (``{"phenomenonTime": "…", "result": number}``, what devices send) through
+  ``ingest.copy_blocks`` (PostgreSQL ``COPY``), anything else through ``ingest.store_observations``;
+  rollups, thresholds, audit and events as for HTTP. Messages that cannot be stored (bad JSON,
+  unknown datastream, not an observation) become **dead letters** (``sensing_mqtt_dead_letter``)
+  in the same transaction and are acknowledged with the batch: one bad message never holds back
+  the others. When the database fails, the same batch is tried again (backing off) and nothing is
+  acknowledged until it is stored.
+
 Device authentication on MQTT is the broker's job (Mosquitto password file and ACL: each device
 user may publish only to its own datastream topics).
 """
@@ -16,11 +36,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import re
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -38,13 +58,11 @@ BRIDGE_ACTOR = Actor(id=None, username="mqtt-bridge", kind="system", display_nam
                      grants=(Grant("sensing.sta.write", ""),))
 """Who the audit log names for observations that arrive over MQTT."""
 
+DEAD_LETTER_BYTES = 8192
+"""How much of a dead-lettered message's payload is kept."""
 
-@dataclass
-class _Message:
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
+# One queued message: topic, payload, packet id, QoS, DUP flag, connection number.
+Message = tuple[str, bytes, int, int, bool, int]
 
 
 def parse_url(url: str) -> tuple[str, int, str | None, str | None]:
@@ -56,52 +74,85 @@ def parse_url(url: str) -> tuple[str, int, str | None, str | None]:
 
 
 class MqttBridge:
-    """Subscribes to observation topics and stores what arrives; acknowledges after commit."""
+    """Subscribes to observation topics and stores what arrives in batches; acknowledges after commit.
 
-    def __init__(self, db: Database, url: str, *, client_id: str | None = None, batch_size: int = 2000,
-                 max_wait: float = 0.05):
+    Counters (read them from any thread): ``stored`` observations, ``rejected`` messages (dead
+    letters), ``duplicates`` (redelivered messages already stored), ``batches`` committed,
+    ``failures`` (batches that had to be tried again), ``connects`` (connections to the broker).
+    """
+
+    def __init__(self, db: Database, url: str, *, client_id: str | None = None, batch_size: int = 5000,
+                 max_wait: float = 0.05, share_group: str | None = None, max_pending: int = 200_000):
         import paho.mqtt.client as mqtt
 
         self.db = db
         self.host, self.port, user, password = parse_url(url)
         digest = hashlib.sha256(db.url.encode()).hexdigest()[:12]
         self.client_id = client_id or f"smartprovince-sensing-{digest}"
-        self.batch_size, self.max_wait = batch_size, max_wait
-        self.inbox: queue.Queue[_Message] = queue.Queue()
+        self.topic_filter = f"$share/{share_group}/{TOPIC_FILTER}" if share_group else TOPIC_FILTER
+        self.batch_size, self.max_wait, self.max_pending = batch_size, max_wait, max_pending
+        self.inbox: deque[Message] = deque()
         self.stored = 0
         self.rejected = 0
+        self.duplicates = 0
+        self.batches = 0
+        self.failures = 0
+        self.connects = 0
         self.connected = threading.Event()
+        self._generation = 0
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._topics: dict[str, int | None] = {}
+        self._fois: dict[int, int | None] = {}
+        self._fois_at = 0.0
+        # MQTT 3.1.1: paho parses a 5.0 PUBLISH's properties in Python, which costs a third of the
+        # receive rate; the session is kept by the broker (``persistent_client_expiration``).
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-            protocol=mqtt.MQTTv5, manual_ack=True,
+            protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True,
         )
         if user:
             self.client.username_pw_set(user, password)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.on_disconnect = lambda *a, **k: self.connected.clear()
+        self.client.on_disconnect = self._on_disconnect
+
+    @property
+    def queued(self) -> int:
+        """Messages received and not stored yet."""
+        return len(self.inbox)
 
     # paho callbacks run on its network thread: keep them short
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("MQTT connection refused: %s", reason)
             return
-        client.subscribe(TOPIC_FILTER, qos=1)
+        # Acknowledgements are per connection: a packet id of an earlier connection may name
+        # another message now, so messages received before this point are never acknowledged
+        # (the broker sends them again, marked DUP).
+        self._generation += 1
+        self.connects += 1
+        client.subscribe(self.topic_filter, qos=1)
         self.connected.set()
+        if self.connects > 1:
+            log.warning("MQTT bridge reconnected (session present: %s)", getattr(flags, "session_present", "?"))
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("MQTT bridge lost the broker (%s); reconnecting", reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        self.inbox.put(_Message(msg.mid, msg.qos, msg.topic, msg.payload))
+        inbox = self.inbox
+        if len(inbox) >= self.max_pending:  # the writer is behind: stop reading, TCP pushes back on the broker
+            while len(inbox) >= self.max_pending and not self._stop.is_set():
+                time.sleep(0.01)
+        inbox.append((msg.topic, msg.payload, msg.mid, msg.qos, msg.dup, self._generation))
 
     def start(self) -> None:
         """Connect (in the background, retrying) and start storing."""
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 24 * 3600  # the broker keeps unacknowledged messages for a day
-        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+        self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
         self._worker = threading.Thread(target=self._run, name="sensing-mqtt-store", daemon=True)
         self._worker.start()
@@ -110,102 +161,200 @@ class MqttBridge:
         """Store what is queued, then disconnect."""
         self._stop.set()
         if self._worker is not None:
-            self._worker.join(timeout=10)
+            self._worker.join(timeout=30)
         self.client.disconnect()
         self.client.loop_stop()
 
     def _run(self) -> None:
-        while not self._stop.is_set() or not self.inbox.empty():
+        delay = 0.1
+        while True:
             batch = self._take()
-            if batch:
-                self.store(batch)
+            if not batch:
+                if self._stop.is_set():
+                    return
+                continue
+            while not self.store(batch):
+                self.failures += 1
+                if self._stop.is_set():
+                    log.error("MQTT bridge stopped with %d messages not stored; the broker keeps them", len(batch))
+                    return
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+            delay = 0.1
 
-    def _take(self) -> list[_Message]:
-        try:
-            first = self.inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
+    def _take(self) -> list[Message]:
+        inbox = self.inbox
+        waited = 0.0
+        while not inbox:
+            if self._stop.is_set() or waited > 0.2:
+                return []
+            time.sleep(0.002)
+            waited += 0.002
         deadline = time.monotonic() + self.max_wait
-        while len(batch) < self.batch_size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(self.inbox.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
+        while len(inbox) < self.batch_size and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(0.002)
+        pop = inbox.popleft
+        return [pop() for _ in range(min(self.batch_size, len(inbox)))]
 
-    def store(self, batch: list[_Message]) -> None:
-        """Store a batch in one transaction (bad messages are dropped one by one), then acknowledge."""
+    def _datastream_of(self, topic: str) -> int | None:
+        ds_id = self._topics.get(topic, -1)
+        if ds_id == -1:
+            match = TOPIC_RE.match(topic)
+            ds_id = int(match.group(1)) if match else None
+            if len(self._topics) > 100_000:
+                self._topics.clear()
+            self._topics[topic] = ds_id
+        return ds_id
+
+    def store(self, batch: list[Message]) -> bool:
+        """Store a batch in one transaction, then acknowledge it; ``False`` if the database failed.
+
+        Bad messages become dead letters in the same transaction; nothing is acknowledged unless
+        the transaction committed.
+        """
         from smartprovince.sensing import ingest, service
 
-        # Plain observations ({"phenomenonTime": "…Z", "result": number}, what devices send) go into
-        # columns per datastream (the fast path); anything else through the general parser.
-        plain: dict[int, ingest.PlainBlock] = {}
-        rich: list[ingest.ObservationIn] = []
-        for m in batch:
-            match = TOPIC_RE.match(m.topic)
+        loads = orjson.loads
+        pairs: dict[int, list[tuple[Any, Any]]] = {}  # datastream → [(time, result)] of plain messages
+        plain_at: dict[int, list[int]] = {}  # datastream → indexes in the batch of those plain messages
+        owners: dict[int, list[int]] = {}  # datastream → indexes of all its messages (for dead letters)
+        rich: list[tuple[int, ingest.ObservationIn]] = []
+        again: list[tuple[int, int, str, float]] = []  # redelivered plain messages: (index, datastream, stamp, value)
+        dead: list[tuple[int, str]] = []  # (index, reason)
+        for i, (topic, payload, _mid, _qos, dup, _gen) in enumerate(batch):
+            ds_id = self._datastream_of(topic)
+            if ds_id is None:
+                dead.append((i, "topic is not v1.1/Datastreams(<id>)/Observations"))
+                continue
             try:
-                body = orjson.loads(m.payload)
-                if not match or not isinstance(body, dict):
-                    raise ValueError("not an observation")
-                ds_id = int(match.group(1))
-                one = service.plain_block([(body["phenomenonTime"], body["result"])], ds_id) if (
-                    len(body) == 2 and "phenomenonTime" in body and "result" in body) else None
-                if one is None:
-                    rich.append(service.parse_observation(body, ds_id, None))
-                elif ds_id in plain:
-                    plain[ds_id].stamps.append(one.stamps[0])
-                    plain[ds_id].values.append(one.values[0])
+                body = loads(payload)
+            except orjson.JSONDecodeError:
+                dead.append((i, "payload is not JSON"))
+                continue
+            if type(body) is dict and len(body) == 2 and "phenomenonTime" in body and "result" in body:
+                if dup:
+                    one = service.plain_block([(body["phenomenonTime"], body["result"])], ds_id)
+                    if one is not None:
+                        again.append((i, ds_id, one.stamps[0], one.values[0]))
+                        owners.setdefault(ds_id, []).append(i)
+                        continue
                 else:
-                    plain[ds_id] = one
-            except (ValueError, Problem) as exc:
-                self.rejected += 1
-                log.warning("MQTT message on %s dropped: %s", m.topic, exc)
-        while plain or rich:
+                    got = pairs.get(ds_id)
+                    if got is None:
+                        pairs[ds_id] = [(body["phenomenonTime"], body["result"])]
+                        plain_at[ds_id] = [i]
+                    else:
+                        got.append((body["phenomenonTime"], body["result"]))
+                        plain_at[ds_id].append(i)
+                    continue
+            if not isinstance(body, dict):
+                dead.append((i, "payload is not a JSON object (one Observation)"))
+                continue
             try:
-                with self.db.session() as session:
-                    ds = ingest.check_datastreams(session, BRIDGE_ACTOR, set(plain) | {o.datastream_id for o in rich})
-                    fois = {i: service.feature_for_datastream(session, d) for i, d in ds.items()}
-                    for block in plain.values():
-                        block.feature_of_interest_id = fois[block.datastream_id]
-                    for o in rich:
-                        if o.feature_of_interest_id is None:
-                            o.feature_of_interest_id = fois[o.datastream_id]
-                    ingest.store_blocks(session, actor=BRIDGE_ACTOR, blocks=list(plain.values()), datastreams=ds,
-                                        audit_action="sensing.observation.mqtt")
-                    ingest.store_observations(session, actor=BRIDGE_ACTOR, observations=rich, datastreams=ds,
-                                              audit_action="sensing.observation.mqtt")
-                self.stored += len(rich) + sum(len(b.stamps) for b in plain.values())
-                break
-            except Problem as exc:
-                # One unknown datastream must not block the others: drop its messages and retry the rest.
-                bad_ids = self._unknown_datastreams(set(plain) | {o.datastream_id for o in rich})
-                if not bad_ids:
-                    log.exception("MQTT batch failed: %s", exc)
-                    return  # not acknowledged: the broker redelivers after reconnect
-                log.warning("MQTT messages for unknown datastreams %s dropped", sorted(bad_ids))
-                self.rejected += sum(1 for o in rich if o.datastream_id in bad_ids)
-                self.rejected += sum(len(plain[i].stamps) for i in bad_ids if i in plain)
-                rich = [o for o in rich if o.datastream_id not in bad_ids]
-                plain = {i: b for i, b in plain.items() if i not in bad_ids}
-            except Exception:  # noqa: BLE001 - database down etc.: leave unacknowledged, the broker redelivers
-                log.exception("MQTT batch could not be stored; it will be delivered again")
-                return
-        for m in batch:
-            if m.qos > 0:
-                self.client.ack(m.mid, m.qos)
+                rich.append((i, service.parse_observation(body, ds_id, None)))
+                owners.setdefault(ds_id, []).append(i)
+            except (ValueError, TypeError, Problem) as exc:
+                dead.append((i, _reason(exc)))
+        blocks: dict[int, ingest.PlainBlock] = {}
+        for ds_id, rows in pairs.items():
+            owners.setdefault(ds_id, []).extend(plain_at[ds_id])
+            block = service.plain_block(rows, ds_id)
+            if block is None:  # some rows are not plain (or bad): sort them one by one
+                block = ingest.PlainBlock(ds_id, [], [])
+                for i, row in zip(plain_at[ds_id], rows, strict=True):
+                    one = service.plain_block([row], ds_id)
+                    if one is not None:
+                        block.stamps.append(one.stamps[0])
+                        block.values.append(one.values[0])
+                        continue
+                    try:
+                        rich.append((i, service.parse_observation(
+                            {"phenomenonTime": row[0], "result": row[1]}, ds_id, None)))
+                    except (ValueError, TypeError, Problem) as exc:
+                        dead.append((i, _reason(exc)))
+            blocks[ds_id] = block
+        try:
+            stored, skipped = self._write(batch, blocks, rich, again, dead, owners)
+        except Exception:  # noqa: BLE001 - database down etc.: nothing acknowledged, the batch is tried again
+            log.exception("MQTT batch of %d messages could not be stored; trying again", len(batch))
+            return False
+        generation = self._generation
+        ack = self.client.ack
+        for _topic, _payload, mid, qos, _dup, gen in batch:
+            if qos and gen == generation:
+                ack(mid, qos)
+        self.stored += stored
+        self.duplicates += skipped
+        self.rejected += len(dead)
+        self.batches += 1
+        if dead:
+            log.warning("%d MQTT message(s) kept as dead letters, e.g. on %s: %s",
+                        len(dead), batch[dead[0][0]][0], dead[0][1])
+        return True
 
-    def _unknown_datastreams(self, ids: set[int]) -> set[int]:
+    def _write(self, batch: list[Message], blocks: dict[int, Any], rich: list[tuple[int, Any]],
+               again: list[tuple[int, int, str, float]], dead: list[tuple[int, str]],
+               owners: dict[int, list[int]]) -> tuple[int, int]:
+        """One transaction: observations, then dead letters. Returns (stored, duplicates skipped)."""
         import sqlalchemy as sa
 
-        from smartprovince.sensing.models import Datastream
+        from smartprovince.sensing import ingest, service
+        from smartprovince.sensing.models import Datastream, MqttDeadLetter, Observation
 
-        with self.db.session(write=False) as session:
-            found = set(session.scalars(sa.select(Datastream.id).where(Datastream.id.in_(ids))))
-        return ids - found
+        if time.monotonic() - self._fois_at > 60:  # a Thing's location may change: look again now and then
+            self._fois.clear()
+            self._fois_at = time.monotonic()
+        with self.db.session() as session:
+            ids = set(blocks) | {o.datastream_id for _, o in rich} | {d for _, d, _, _ in again}
+            ds = {d.id: d for d in session.scalars(sa.select(Datastream).where(Datastream.id.in_(ids)))} if ids else {}
+            already = {i for i, _ in dead}
+            for missing in ids - ds.keys():
+                dead.extend((i, f"no Datastream with id {missing}") for i in owners.get(missing, ())
+                            if i not in already)
+                blocks.pop(missing, None)
+            rich = [(i, o) for i, o in rich if o.datastream_id in ds]
+            again = [a for a in again if a[1] in ds]
+            skipped = 0
+            if again:
+                wanted: dict[int, list[tuple[str, float]]] = {}
+                for _, d, t, v in again:
+                    wanted.setdefault(d, []).append((t, v))
+                for d, items in wanted.items():
+                    times = [ingest.from_stamp(t) for t, _ in items]
+                    have = set(session.execute(sa.select(Observation.phenomenon_time, Observation.result_number).where(
+                        Observation.datastream_id == d, Observation.phenomenon_time.in_(times))).tuples())
+                    block = blocks.setdefault(d, ingest.PlainBlock(d, [], []))
+                    for (t, v), when in zip(items, times, strict=True):
+                        if (when, v) in have:
+                            skipped += 1
+                        else:
+                            have.add((when, v))
+                            block.stamps.append(t)
+                            block.values.append(v)
+            for stream in ds.values():
+                if stream.id not in self._fois:
+                    self._fois[stream.id] = service.feature_for_datastream(session, stream)
+            for block in blocks.values():
+                block.feature_of_interest_id = self._fois[block.datastream_id]
+            for _, o in rich:
+                if o.feature_of_interest_id is None:
+                    o.feature_of_interest_id = self._fois[o.datastream_id]
+            stored = ingest.copy_blocks(session, actor=BRIDGE_ACTOR, blocks=list(blocks.values()), datastreams=ds,
+                                        audit_action="sensing.observation.mqtt")
+            if rich:
+                stored += len(ingest.store_observations(session, actor=BRIDGE_ACTOR, observations=[o for _, o in rich],
+                                                        datastreams=ds, audit_action="sensing.observation.mqtt"))
+            if dead:
+                now = datetime.now(UTC)
+                session.execute(sa.insert(MqttDeadLetter), [
+                    {"received_at": now, "topic": batch[i][0][:300], "payload": batch[i][1][:DEAD_LETTER_BYTES],
+                     "size": len(batch[i][1]), "reason": reason[:300]} for i, reason in dead])
+        return stored, skipped
+
+
+def _reason(exc: Exception) -> str:
+    detail = getattr(exc, "detail", None)
+    return str(detail or exc) or type(exc).__name__
 
 
 def start_app_bridge(app: Any) -> None:
