@@ -84,3 +84,46 @@ def test_camera_record_page_and_demo(env, client, make_user, login, database) ->
     assert page.status_code == 200
     assert "Thị trấn Lai Cách – Quốc lộ 5" in page.text and "Huyện Cẩm Giàng" in page.text and "RTSP" in page.text
     assert client.get("/ioc/cameras/NOPE").status_code == 404
+
+
+def test_demo_heartbeats_keep_working_cameras_online(env, client, database, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    """The demo's gateway simulator: without it every demo camera is offline ten minutes after loading."""
+    cameras.load_demo(database, None, lambda *a, **k: None)
+    h = env.headers["operator"]
+    frozen_clock[0] += timedelta(minutes=cameras.STALE_MINUTES + 5)
+
+    def statuses() -> dict[str, str]:
+        feats = client.get("/api/v1/operations/cameras", headers=h).json()["features"]
+        return {f["properties"]["code"]: f["properties"]["status"] for f in feats}
+
+    assert set(statuses().values()) == {"offline"}  # nobody heard from them
+    sent = cameras.send_demo_heartbeats(database)
+    now_seen = statuses()
+    by_design = {c["code"] for n, c in enumerate(cameras.bundled_cameras()) if not cameras.demo_online(n)}
+    assert sent == len([c for c in now_seen if c not in by_design]) > 0
+    assert all(st == ("offline" if code in by_design else "online") for code, st in now_seen.items())
+    assert any(code in by_design for code in now_seen)  # the broken ones stay broken
+
+
+def test_demo_heartbeat_thread_runs_only_when_serving_the_demo(database) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    cameras.load_demo(database, None, lambda *a, **k: None)
+    for env_name, demo, runs in (("test", True, False), ("production", True, False), ("development", False, False)):
+        settings = SimpleNamespace(environment=env_name, load_demo=demo)
+        app = SimpleNamespace(state=SimpleNamespace(settings=settings, db=database))
+        cameras.start_demo_heartbeats(app)
+        assert hasattr(app.state, "demo_camera_heartbeats") is runs
+    settings = SimpleNamespace(environment="development", load_demo=True)
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings, db=database))
+    cameras.start_demo_heartbeats(app)
+    sim = app.state.demo_camera_heartbeats
+    try:
+        for _ in range(100):
+            if sim.rounds:
+                break
+            sim.stop_event.wait(0.05)
+        assert sim.rounds >= 1
+    finally:
+        cameras.stop_demo_heartbeats(app)
+    assert not sim.thread.is_alive()

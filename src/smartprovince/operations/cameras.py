@@ -376,5 +376,88 @@ def load_demo(db: Any, settings: Any, progress: Any) -> None:
                 continue
             cam = register_camera(s, actor=SYSTEM, data=CameraIn(**c))
             # Reproducible health: every seventh camera lost its link an hour ago.
-            cam.status = "offline" if n % 7 == 3 else "online"
+            cam.status = "online" if demo_online(n) else "offline"
             cam.last_seen_at = now() - (timedelta(hours=1) if cam.status == "offline" else timedelta(minutes=1))
+
+
+# ------------------------------------------------------------------------------------------ demo heartbeats
+
+DEMO_HEARTBEAT_SECONDS = 120.0
+
+
+def demo_online(n: int) -> bool:
+    """Whether the ``n``-th demo camera is one that works (every seventh lost its link)."""
+    return n % 7 != 3
+
+
+def send_demo_heartbeats(db: Any) -> int:
+    """One round of the demo's video-gateway simulator: an ``online`` heartbeat for every working demo camera.
+
+    In a real deployment the province's video gateway reports health (bus ``cameras.status`` or the
+    heartbeat API); the demo has no gateway, so without this its cameras would turn ``offline``
+    :data:`STALE_MINUTES` after loading. Cameras that are offline by design stay offline. Returns how
+    many heartbeats were sent.
+    """
+    working = [c["code"] for n, c in enumerate(bundled_cameras()) if demo_online(n)]
+    sent = 0
+    with db.session() as s:
+        have = set(s.scalars(select(Camera.code).where(Camera.code.in_(working))))
+        for code in working:
+            if code in have:
+                report_status(s, actor=SYSTEM, code=code, status="online")
+                sent += 1
+    return sent
+
+
+class DemoHeartbeats:
+    """The simulator thread: a round of :func:`send_demo_heartbeats` every ``interval`` seconds until stopped."""
+
+    def __init__(self, db: Any, interval: float = DEMO_HEARTBEAT_SECONDS) -> None:
+        import threading
+
+        self.db = db
+        self.interval = interval
+        self.rounds = 0
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="demo-camera-heartbeats", daemon=True)
+
+    def _run(self) -> None:
+        import logging
+
+        while not self.stop_event.is_set():
+            try:
+                send_demo_heartbeats(self.db)
+                self.rounds += 1
+            except Exception:  # noqa: BLE001 - a failing round must not end the simulator; it is logged
+                logging.getLogger("smartprovince.operations").exception("demo camera heartbeats failed")
+            self.stop_event.wait(self.interval)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+
+
+def start_demo_heartbeats(app: Any) -> None:
+    """on_startup: run the camera heartbeat simulator when the platform serves the demo (``make run``: a
+    development environment with ``load_demo``); never in tests or production (a simulator must not report
+    real cameras' health). ``SMARTPROVINCE_DEMO_CAMERA_HEARTBEATS=0`` turns it off."""
+    import os
+
+    settings = app.state.settings
+    if not getattr(settings, "load_demo", False) or settings.environment != "development":
+        return
+    if os.environ.get("SMARTPROVINCE_DEMO_CAMERA_HEARTBEATS", "1") == "0":
+        return
+    sim = DemoHeartbeats(app.state.db)
+    app.state.demo_camera_heartbeats = sim
+    sim.start()
+
+
+def stop_demo_heartbeats(app: Any) -> None:
+    """on_shutdown: stop the simulator thread."""
+    sim = getattr(app.state, "demo_camera_heartbeats", None)
+    if sim is not None:
+        sim.stop()

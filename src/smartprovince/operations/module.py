@@ -55,3 +55,6 @@ module.permissions.update({**rooms.PERMISSIONS, **cameras.PERMISSIONS})
 module.role_grants["ioc_operator"].append(cameras.MANAGE)
 module.nav.append(NavLink("ioc", "Phòng điều hành", "/ioc/rooms", "operations.incident.read"))
 module.demo = rooms.with_demo(module.demo, rooms.load_demo, cameras.load_demo)
+# The demo has no video gateway: a simulator keeps the working demo cameras online (only when serving the demo).
+module.on_startup.append(cameras.start_demo_heartbeats)
+module.on_shutdown.append(cameras.stop_demo_heartbeats)
