@@ -154,6 +154,32 @@ def test_ckanapi_client_against_the_running_app(live_server, loaded) -> None:
             ckan.action.package_show(id="khong-co")
 
 
+def test_datastore_search_total_the_ckan_way(client, settings, loaded, monkeypatch) -> None:
+    """``include_total`` and ``total_estimation_threshold`` behave as CKAN's; the key filter uses its index copy."""
+    from smartprovince.datahub import store
+
+    url = "/api/3/action/datastore_search"
+    r = client.get(url, params={"resource_id": "truong-hoc", "include_total": "false"}).json()["result"]
+    assert "total" not in r and r["include_total"] is False and len(r["records"]) == 3
+    r = client.get(url, params={"resource_id": "truong-hoc"}).json()["result"]
+    assert r["total"] == 3 and r["total_was_estimated"] is False and r["total_estimation_threshold"] is None
+    # A word search counted over the first 2 rows only: 2 of 2 match "Trường", estimate 3 > threshold 1.
+    monkeypatch.setattr(store, "ESTIMATE_SAMPLE_ROWS", 2)
+    r = client.get(url, params={"resource_id": "truong-hoc", "q": "Trường", "total_estimation_threshold": 1}).json()
+    assert r["result"]["total"] == 3 and r["result"]["total_was_estimated"] is True
+    # At or under the threshold the exact count is returned: "Chí" is in row 3 only, so the estimate is 0.
+    r = client.get(url, params={"resource_id": "truong-hoc", "q": "Chí", "total_estimation_threshold": 1}).json()
+    assert r["result"]["total"] == 1 and r["result"]["total_was_estimated"] is False
+    r = client.get(url, params={"resource_id": "truong-hoc", "total_estimation_threshold": "nhiều"})
+    assert r.status_code == 409 and r.json()["error"]["total_estimation_threshold"] == ["Invalid integer"]
+    # The key field has an index copy, and a filter on it answers from it.
+    snapshots = sorted(p.name for p in (settings.data_dir / "datahub").rglob("*.parquet"))
+    assert any(n.endswith("-public.by-ma.parquet") for n in snapshots)
+    assert not any("dien_thoai" in n for n in snapshots)
+    r = client.get(url, params={"resource_id": "truong-hoc", "filters": '{"ma": ["T2", "T9"]}'}).json()["result"]
+    assert [x["ten"] for x in r["records"]] == ["Trường THCS Bình Hàn"] and r["total"] == 1
+
+
 @pytest.mark.parametrize("url", ["/catalog.ttl", "/dataset/truong-hoc.ttl", "/catalog.jsonld"])
 def test_dcat_conforms_to_the_shapes(client, loaded, url) -> None:
     from pyshacl import validate

@@ -117,6 +117,24 @@ def _int(params: dict[str, Any], name: str, default: int, lo: int, hi: int) -> i
     return min(value, hi)
 
 
+def _bool(params: dict[str, Any], name: str, default: bool) -> bool:
+    """CKAN's ``boolean_validator``: true, yes, t, y, 1 (any case) are true; any other text is false."""
+    raw = params.get(name, default)
+    if isinstance(raw, bool):
+        return raw
+    return str(raw).strip().lower() in ("true", "yes", "t", "y", "1")
+
+
+def _optional_int(params: dict[str, Any], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise CkanError(409, "Validation Error", fields={name: ["Invalid integer"]}) from None
+
+
 def _json_param(params: dict[str, Any], name: str, default: Any) -> Any:
     raw = params.get(name, default)
     if isinstance(raw, str):
@@ -311,21 +329,27 @@ def datastore_search(session: Session, params: dict[str, Any], base: str, settin
     q = params.get("q")
     if isinstance(q, dict):
         q = " ".join(str(v) for v in q.values())
+    include_total = _bool(params, "include_total", True)
+    threshold = _optional_int(params, "total_estimation_threshold")
     allowed = view.public_fields
     try:
         result = store.search(service.snapshot_file(view, settings.data_dir, public=True), allowed,
                               filters=filters, q=str(q) if q else None, fields=fields or None,
-                              sort=str(sort) if sort else None, limit=limit, offset=offset)
+                              sort=str(sort) if sort else None, limit=limit, offset=offset,
+                              include_total=include_total, total_estimation_threshold=threshold)
     except Problem as exc:
         field = str(exc.extra.get("field") or "query")
         raise CkanError(409, "Validation Error", fields={field: [exc.detail]}) from None
     types = {f.name: CKAN_TYPES[f.type] for f in allowed} | {"_id": "int"}
     rid = f"{view.dataset.id}-csv"
     path = f"/api/3/action/datastore_search?resource_id={rid}"
-    return {"resource_id": rid, "fields": [{"id": n, "type": types[n]} for n in result.fields],
-            "records": result.records, "total": result.total, "limit": limit, "offset": offset,
-            "total_was_estimated": False, "include_total": True,
-            "_links": {"start": path, "next": f"{path}&offset={offset + limit}"}}
+    out = {"resource_id": rid, "fields": [{"id": n, "type": types[n]} for n in result.fields],
+           "records": result.records, "limit": limit, "offset": offset, "records_format": "objects",
+           "include_total": include_total, "total_estimation_threshold": threshold,
+           "_links": {"start": path, "next": f"{path}&offset={offset + limit}"}}
+    if include_total:  # as CKAN: no count asked for, no ``total`` in the answer
+        out |= {"total": result.total, "total_was_estimated": result.total_was_estimated}
+    return out
 
 
 ACTIONS: dict[str, Callable[[Session, dict[str, Any], str, Settings], Any]] = {

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from smartprovince.core.errors import ValidationProblem
 from smartprovince.datahub.fields import DUCKDB_TYPES, FieldDef
+
+if TYPE_CHECKING:  # duckdb is imported where it is used: the app starts without it (memory)
+    import duckdb
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -73,6 +75,8 @@ def prune_snapshots(data_dir: Path, dataset_id: str, keep_from: int) -> int:
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection: in memory for queries (cheap; one per query keeps threads independent), or
     on a scratch file for loads, so a 10-million-row load spills to disk instead of filling memory."""
+    import duckdb
+
     con = duckdb.connect(str(path) if path else ":memory:")
     con.execute("SET threads TO 2")
     con.execute("SET enable_progress_bar = false")
@@ -187,7 +191,7 @@ def write_snapshot(prep: Prepared, fields: list[FieldDef], exclude_rows: set[int
     con.execute(f"COPY (SELECT {public_cols} FROM final ORDER BY _id) TO {_lit(target_public)} "  # noqa: S608
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
     for f in fields:
-        if f.filter_index:
+        if f.filter_index or (f.name in (key or []) and not f.personal):
             # The public rows again, ordered by the field: a filter on it reads only the row groups
             # whose min/max can hold the value (a clustered index; see ``search``).
             con.execute(f"COPY (SELECT {public_cols} FROM final ORDER BY {_q(f.name)}, _id) TO "  # noqa: S608
@@ -207,6 +211,8 @@ def index_path(public: Path, field: str) -> Path:
 
 def replaced_ids(prep: Prepared) -> list[int]:
     """``_id`` of stored rows an upsert replaced (their records are rewritten)."""
+    import duckdb
+
     try:
         return [int(r[0]) for r in prep.con.execute("SELECT _id FROM matched ORDER BY _id").fetchall()]
     except duckdb.CatalogException:
@@ -234,22 +240,67 @@ def iter_final(prep: Prepared, fields: list[FieldDef], batch: int = 10_000) -> I
 
 @dataclass
 class QueryResult:
-    """One page of records and the total number of matches."""
+    """One page of records and the number of matches (``total``; ``None`` when not asked for)."""
 
     records: list[dict[str, Any]]
-    total: int
+    total: int | None
     fields: list[str]
+    total_was_estimated: bool = False
+
+
+ESTIMATE_SAMPLE_ROWS = 1_000_000
+"""Rows (the first ``_id`` range of a snapshot) counted to estimate a total (``total_estimation_threshold``)."""
+
+_query_lock = threading.Lock()
+_query_db: dict[int, duckdb.DuckDBPyConnection] = {}
+
+
+def _query_cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor on the process's one in-memory DuckDB for searches.
+
+    Opening a DuckDB and applying its settings costs about 20–30 ms, more than a filtered search
+    of 10 M rows on an index copy; a cursor of an open database costs nothing and is independent
+    of other threads' cursors (each query takes its own). Parquet footers are cached between
+    queries. Keyed by process id, so a forked worker opens its own.
+    """
+    import os
+
+    with _query_lock:
+        con = _query_db.get(os.getpid())
+        if con is None:
+            _query_db.clear()
+            con = connect()
+            con.execute("SET parquet_metadata_cache = true")
+            _query_db[os.getpid()] = con
+        return con.cursor()
+
+
+def _row_count(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Rows of a Parquet file from its footer (no data read)."""
+    return int(con.execute(f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(path)})"  # noqa: S608
+                           ).fetchone()[0])  # type: ignore[index]
 
 
 def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any] | None = None,
            q: str | None = None, fields: list[str] | None = None, sort: str | None = None,
-           limit: int = 100, offset: int = 0) -> QueryResult:
+           limit: int = 100, offset: int = 0, include_total: bool = True,
+           total_estimation_threshold: int | None = None) -> QueryResult:
     """Filter, search, sort and page the records of one snapshot.
 
     ``allowed`` are the fields the caller may see (personal fields removed for the public).
     ``filters`` maps a field to a value or a list of values (equality); ``q`` looks for the words in
     any text field (case-insensitive); ``sort`` is ``"field [asc|desc], …"``.
+
+    ``include_total`` and ``total_estimation_threshold`` are CKAN's: without ``include_total`` no
+    count is made (``total`` is ``None``); with a threshold, a count that would read the whole
+    snapshot (a ``q`` or a filter on a field without an index copy) is first estimated from the
+    first ``ESTIMATE_SAMPLE_ROWS`` rows, and the estimate is returned (``total_was_estimated``)
+    when it is above the threshold. Without filters the total is the row count of the file's
+    footer (exact and free). A filter on a field with an index copy is counted exactly (it reads
+    only the value's row groups).
     """
+    import duckdb
+
     by_name = {f.name: f for f in allowed}
     names = ["_id"] + [f.name for f in allowed]
     wanted = fields if fields else names
@@ -257,7 +308,7 @@ def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any
         if name not in names:
             raise ValidationProblem(f"Unknown field {name!r}.", field=name)
     if path is None or not path.exists():
-        return QueryResult(records=[], total=0, fields=wanted)
+        return QueryResult(records=[], total=0 if include_total else None, fields=wanted)
     where: list[str] = []
     params: list[Any] = []
     for name, value in (filters or {}).items():
@@ -301,44 +352,62 @@ def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     source = f"read_parquet({_lit(path)})"
     select = ", ".join(_q(n) for n in wanted)
-    # A filter on an indexed field reads its index copy (the same rows ordered by that field), so
-    # only the row groups that can hold the value are read; the page is then found in two steps.
-    indexed = [name for name in (filters or {}) if name in by_name and by_name[name].filter_index
+    # A filter on a field with an index copy (a code field, the key, a field declared ``indexed``:
+    # see ``write_snapshot``) reads that copy (the same rows ordered by that field), so only the row
+    # groups that can hold the value are read; the page is then found in two steps.
+    indexed = [name for name in (filters or {}) if name in by_name and not by_name[name].personal
                and index_path(path, name).exists()]
     two_step = order != "_id"
     if indexed and path.name.endswith("-public.parquet"):
         source = f"read_parquet({_lit(index_path(path, indexed[0]))})"
         two_step = True
-    con = connect()
+    con = _query_cursor()
     try:
-        # The count and the page are two queries: a window count over the matches would make DuckDB
-        # keep every matching row (all columns) in memory before it can cut the page.
-        total = int(con.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0])  # type: ignore[index]  # noqa: S608
-        if not two_step or total == 0 or offset >= total:
-            rows = con.execute(f"SELECT {select} FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
-                               [*params, int(limit), int(offset)]).fetchall() if total and offset < total else []
+        total: int | None = None
+        estimated = False
+        if include_total and not where:
+            total = _row_count(con, path)
+        elif include_total:
+            if total_estimation_threshold is not None and not indexed:
+                rows = _row_count(con, path)
+                sample = min(ESTIMATE_SAMPLE_ROWS, rows)
+                if sample and rows > sample:
+                    got = int(con.execute(f"SELECT count(*) FROM {source}{clause} AND _id <= ?",  # noqa: S608
+                                          [*params, sample]).fetchone()[0])  # type: ignore[index]
+                    guess = round(got * rows / sample)
+                    if guess > total_estimation_threshold:
+                        total, estimated = guess, True
+            if total is None:
+                # The count and the page are two queries: a window count over the matches would make
+                # DuckDB keep every matching row (all columns) in memory before it can cut the page.
+                total = int(con.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0])  # type: ignore[index]  # noqa: S608
+        if total is not None and not estimated and (total == 0 or offset >= total):
+            rows_out: list[Any] = []
+        elif not two_step:
+            rows_out = con.execute(f"SELECT {select} FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
+                                   [*params, int(limit), int(offset)]).fetchall()
         else:
             # Late materialisation: sort only the sort columns and _id, then read the page's rows.
             ids = [int(r[0]) for r in con.execute(
                 f"SELECT _id FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
                 [*params, int(limit), int(offset)]).fetchall()]
-            rows = []
+            rows_out = []
             if ids:
                 marks = ", ".join("?" for _ in ids)
                 # Repeating the filter lets an index copy skip to the value's row groups again.
                 extra = (" AND " + " AND ".join(where)) if where else ""
-                got = con.execute(f"SELECT _id AS __id, {select} FROM {source} "  # noqa: S608
-                                  f"WHERE _id BETWEEN ? AND ? AND _id IN ({marks}){extra}",
-                                  [min(ids), max(ids), *ids, *params]).fetchall()
-                by_id = {int(r[0]): r[1:] for r in got}
-                rows = [by_id[i] for i in ids if i in by_id]
+                got_rows = con.execute(f"SELECT _id AS __id, {select} FROM {source} "  # noqa: S608
+                                       f"WHERE _id BETWEEN ? AND ? AND _id IN ({marks}){extra}",
+                                       [min(ids), max(ids), *ids, *params]).fetchall()
+                by_id = {int(r[0]): r[1:] for r in got_rows}
+                rows_out = [by_id[i] for i in ids if i in by_id]
     except (duckdb.ConversionException, duckdb.InvalidInputException):
         raise ValidationProblem("A filter value does not fit its field's type.") from None
     finally:
         con.close()
     records = [{n: (v.isoformat() if hasattr(v, "isoformat") else v) for n, v in zip(wanted, row, strict=True)}
-               for row in rows]
-    return QueryResult(records=records, total=total, fields=wanted)
+               for row in rows_out]
+    return QueryResult(records=records, total=total, fields=wanted, total_was_estimated=estimated)
 
 
 _NO_MATCH = object()
