@@ -8,10 +8,10 @@ official SHACL shapes including the class-range file. Only public datasets appea
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, SKOS
 from sqlalchemy.orm import Session
 
 from smartprovince.core.deps import DbSession
@@ -19,6 +19,9 @@ from smartprovince.core.errors import NotFound
 from smartprovince.core.security import Actor, public
 from smartprovince.datahub import queries, service
 from smartprovince.datahub.queries import DatasetView
+
+if TYPE_CHECKING:  # rdflib is imported where used: the app starts without it (memory)
+    from rdflib import Graph, URIRef
 
 router = APIRouter(tags=["dcat"], include_in_schema=False)
 
@@ -39,10 +42,12 @@ FILE_TYPES = {"csv": ("CSV", "text/csv"), "json": ("JSON", "application/json"),
 SECTORS_EN = {"education": "Education", "health": "Health", "tourism": "Tourism", "agriculture": "Agriculture",
               "transport": "Transport", "environment": "Natural resources and environment", "economy": "Economy",
               "society": "Culture and society", "administration": "Public administration"}
-DCATAP = Namespace("http://data.europa.eu/r5r/")
 
 
 def _agent(g: Graph, base: str, org: object) -> URIRef:
+    from rdflib import RDF, Literal, URIRef
+    from rdflib.namespace import FOAF
+
     node = URIRef(f"{base}/organization/{org.code}")  # type: ignore[attr-defined]
     g.add((node, RDF.type, FOAF.Agent))
     g.add((node, FOAF.name, Literal(org.name, lang="vi")))  # type: ignore[attr-defined]
@@ -50,6 +55,8 @@ def _agent(g: Graph, base: str, org: object) -> URIRef:
 
 
 def _typed(g: Graph, uri: str, cls: URIRef) -> URIRef:
+    from rdflib import RDF, URIRef
+
     node = URIRef(uri)
     g.add((node, RDF.type, cls))
     return node
@@ -57,6 +64,9 @@ def _typed(g: Graph, uri: str, cls: URIRef) -> URIRef:
 
 def add_dataset(g: Graph, base: str, view: DatasetView) -> URIRef:
     """Describe one dataset and its three distributions in ``g``; returns the dataset's node."""
+    from rdflib import RDF, XSD, Literal, URIRef
+    from rdflib.namespace import DCAT, DCTERMS, FOAF, SKOS
+
     ds = view.dataset
     node = URIRef(f"{base}/dataset/{ds.name}")
     g.add((node, RDF.type, DCAT.Dataset))
@@ -99,6 +109,9 @@ def add_dataset(g: Graph, base: str, view: DatasetView) -> URIRef:
 
 def catalog_graph(session: Session, base: str, *, only: str | None = None) -> Graph:
     """The catalogue graph with every public dataset (or only the dataset named ``only``)."""
+    from rdflib import RDF, Graph, Literal, URIRef
+    from rdflib.namespace import DCAT, DCTERMS, FOAF, SKOS
+
     g = Graph()
     g.bind("dcat", DCAT)
     g.bind("dct", DCTERMS)

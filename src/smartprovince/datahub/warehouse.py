@@ -33,15 +33,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
-
-import duckdb
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from smartprovince.core.clock import now
 from smartprovince.core.db import Database
 from smartprovince.core.errors import Conflict, ValidationProblem
 from smartprovince.core.warehouse import WarehouseFeed
+
+if TYPE_CHECKING:  # imported where used: the app starts without DuckDB and pandas (memory)
+    import duckdb
+    import pandas as pd
 
 log = logging.getLogger("smartprovince.datahub.warehouse")
 
@@ -103,6 +104,8 @@ def _sync_lock(root: Path, *, wait: bool) -> Iterator[None]:
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     con = duckdb.connect(":memory:")
     con.execute("SET threads TO 2")
     con.execute("SET enable_progress_bar = false")
@@ -162,6 +165,8 @@ def _kept_columns(feed: WarehouseFeed) -> list[tuple[str, str]]:
 
 
 def _batches(rows: Iterable[Any], names: list[str]) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
     it = iter(rows)
     while True:
         chunk = list(islice(it, BATCH_ROWS))
@@ -444,6 +449,8 @@ def warehouse_query(settings: Any, sql: str, params: Any = None) -> list[dict[st
     but a single SELECT (COPY, ATTACH, SET, INSERT …) is refused with a 422, and so is a query that
     fails (unknown column, bad syntax).
     """
+    import duckdb
+
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
