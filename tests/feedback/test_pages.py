@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -87,3 +88,25 @@ def test_my_reports_page_lists_reports_and_notifications(client: TestClient, org
     assert page.status_code == 200
     assert r.json()["code"] in page.text and "Gửi phản ánh" in page.text
     assert f"Phản ánh {r.json()['code']}: Gửi phản ánh" in page.text  # the in-app notification
+
+
+def test_map_geojson_filters_cap_and_time(client: TestClient, orgs: Any) -> None:
+    """The map answers the newest reports of the viewport, says when it left some out, and filters by
+    status and category (written so SQLite uses the map's covering index: the answer must not change)."""
+    for i, cat in enumerate(["waste", "waste", "street-lighting"]):
+        assert client.post("/api/v1/feedback/reports", json={
+            "category": cat, "description": f"Báo {i}", "lat": 20.94 + i / 1000, "lon": 106.33,
+            "area_code": "10507"}).status_code == 201
+    url = "/api/v1/feedback/map?bbox=106.0,20.5,106.7,21.2"
+    fc = client.get(url).json()
+    assert len(fc["features"]) == 3 and fc["truncated"] is False and fc["limit"] == 2000
+    newest = fc["features"][0]["properties"]
+    assert newest["category"] == "street-lighting"  # newest first
+    assert datetime.fromisoformat(newest["created_at"]).utcoffset() == timedelta(0)
+    capped = client.get(url + "&limit=2").json()
+    assert len(capped["features"]) == 2 and capped["truncated"] is True
+    assert [f["properties"]["category"] for f in client.get(url + "&category=waste").json()["features"]] == \
+        ["waste", "waste"]
+    assert len(client.get(url + "&status=open&category=waste,street-lighting").json()["features"]) == 3
+    assert client.get(url + "&status=closed").json()["features"] == []
+    assert client.get(url + "&limit=0").status_code == 422

@@ -96,7 +96,8 @@ def map_geojson(
     bbox: str | None = Query(None, max_length=100, description="west,south,east,north (WGS84)"),
     category: str | None = Query(None, max_length=500),
     status: Literal["open", "closed", "submitted", "accepted", "in_progress", "resolved"] | None = None,
-    limit: int = Query(5000, ge=1, le=20000),
+    limit: int = Query(queries.MAP_LIMIT, ge=1, le=20000,
+                       description="At most this many points, newest first; `truncated` says when there were more."),
     _: Actor = Depends(public("the public map shows reports without the reporter's contact")),
 ) -> Response:
     box = None

@@ -66,6 +66,9 @@ class Report(Base):
         # Covering index of the public map's viewport query and the duplicate search (migration feedback_0002).
         Index("ix_feedback_report_map", "lat", "lon", "merged_into_id", "status", "category_code", "created_at",
               "id", "code"),
+        # The same, ordered by time: wide map viewports read it newest first (migration feedback_0004).
+        Index("ix_feedback_report_recent", "created_at", "lat", "lon", "merged_into_id", "status", "category_code",
+              "id", "code"),
         # Covering index of the statistics (migration feedback_0002): every column they read.
         Index("ix_feedback_report_stats", "merged_into_id", "unit_id", "category_code", "status", "resolved_at",
               "due_at", "rating", "ack_hours", "resolve_hours", "created_at", "unit_path"),
