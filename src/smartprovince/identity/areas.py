@@ -39,11 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import shapely
-from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from sqlalchemy import JSON as SAJSON
 from sqlalchemy import Float, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -55,6 +52,9 @@ from smartprovince.core.errors import ValidationProblem
 from smartprovince.core.security import Actor
 from smartprovince.identity.events import record_change
 from smartprovince.identity.models import Organisation
+
+if TYPE_CHECKING:  # numpy and shapely are imported where used: the app starts without them (memory)
+    from shapely.geometry import MultiPolygon, Polygon
 
 AREA_LEVELS = ("province", "district", "commune")
 """Organisation levels that have an area."""
@@ -172,11 +172,15 @@ class BuildResult:
 
 
 def _round_geom(geom: Any) -> Any:
+    import shapely
+
     return shapely.set_precision(geom, 10.0**-COORD_DIGITS)
 
 
 def _as_polygonal(geom: Any) -> Polygon | MultiPolygon | None:
     """Keep only the polygon parts of ``geom`` (an intersection may add lines or points)."""
+    from shapely.geometry import MultiPolygon, Polygon
+
     if geom is None or geom.is_empty:
         return None
     if isinstance(geom, (Polygon, MultiPolygon)):
@@ -207,6 +211,10 @@ def _gap_positions(
     picked). A commune without a position is most likely where its district has a gap. None when the
     district has fewer than three known centres (no region).
     """
+    import numpy as np
+    import shapely
+    from shapely.geometry import Polygon
+
     if len(district_known) < 3:
         return None
     hull = shapely.MultiPoint(district_known).convex_hull
@@ -280,6 +288,9 @@ def _build_one_tree(
     existing: dict[str, OrganisationArea],
     result: BuildResult,
 ) -> None:
+    import shapely
+    from shapely.geometry import Point, shape
+
     communes = sorted((o for o in members if o.level == "commune"), key=lambda o: o.code)
     districts = {o.id: o for o in members if o.level == "district"}
     provinces = [o for o in members if o.level == "province"]
@@ -448,6 +459,8 @@ def _store(
 
 def _geojson(geom: Polygon | MultiPolygon) -> dict[str, Any]:
     """GeoJSON of ``geom`` with plain lists (JSON columns store lists, not tuples)."""
+    from shapely.geometry import mapping
+
     return json.loads(json.dumps(mapping(geom)))
 
 
@@ -492,6 +505,9 @@ def load_areas(
     nothing is written. Districts and the province that the file does not contain become the union
     of their communes. One audit row and one ``identity.area.loaded`` event record the load.
     """
+    import shapely
+    from shapely.geometry import shape
+
     label, data = _read_geojson(source)
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(features, list):
@@ -580,6 +596,9 @@ def load_areas(
 
 def _derive_parents(session: Session, existing: dict[str, OrganisationArea], loaded_ids: set[str]) -> int:
     """Districts / provinces not in the file: the union of their children's areas (official when all are)."""
+    import shapely
+    from shapely.geometry import shape
+
     orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.level.in_(AREA_LEVELS)))}
     touched_parents: set[str] = {p for i in loaded_ids if i in orgs and (p := orgs[i].parent_id) is not None}
     changed = 0
@@ -681,6 +700,9 @@ def _stamp(session: Session) -> tuple[int, Any, Any]:
 
 
 def _snapshot(session: Session) -> _Snapshot:
+    import shapely
+    from shapely.geometry import shape
+
     key = _cache_key(session)
     snap = _cache.get(key)
     checked = time.monotonic()
@@ -716,6 +738,8 @@ def _snapshot(session: Session) -> _Snapshot:
 
 def locate_id(session: Session, lon: float, lat: float, *, level: str = "commune") -> str | None:
     """Id of the organisation of ``level`` whose area contains (lon, lat), or None (outside every area)."""
+    from shapely.geometry import Point
+
     if level not in AREA_LEVELS:
         raise ValueError(f"level must be one of {', '.join(AREA_LEVELS)}")
     if not (math.isfinite(lon) and math.isfinite(lat)):
