@@ -11,16 +11,15 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from smartprovince.core.clock import VN_TZ
 from smartprovince.procedures.lifecycle import STATUS_LABELS, Status
 from smartprovince.procedures.schemas import StatsOut
+
+if TYPE_CHECKING:  # openpyxl is imported where a workbook is written: the app starts without it (memory)
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -49,18 +48,21 @@ STATS_COLUMNS: list[tuple[str, str]] = [
 """(field of :class:`StatsRow`, column header) in sheet order."""
 
 _RATES = {"online_rate", "on_time_rate", "online_payment_rate", "digitisation_rate"}
-_BOLD = Font(bold=True)
-_HEAD_FILL = PatternFill("solid", fgColor="DDE7F3")
+_HEAD_COLOUR = "DDE7F3"
 
 
 def _header(ws: Worksheet, row: int, titles: Sequence[str]) -> None:
+    from openpyxl.styles import Font, PatternFill
+
     for i, title in enumerate(titles, start=1):
         cell = ws.cell(row=row, column=i, value=title)
-        cell.font = _BOLD
-        cell.fill = _HEAD_FILL
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor=_HEAD_COLOUR)
 
 
 def _widths(ws: Worksheet, widths: Sequence[int]) -> None:
+    from openpyxl.utils import get_column_letter
+
     for i, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = w
 
@@ -73,6 +75,9 @@ def _save(wb: Workbook) -> bytes:
 
 def stats_workbook(result: StatsOut) -> bytes:
     """The statistics table (rows and the total line) as an XLSX file."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     wb = Workbook()
     ws = wb.active
     assert ws is not None
@@ -93,7 +98,7 @@ def stats_workbook(result: StatsOut) -> bytes:
             if name in _RATES:
                 cell.number_format = "0.00"
             if item is result.total:
-                cell.font = _BOLD
+                cell.font = Font(bold=True)
         r += 1
     ws.freeze_panes = "D6"
     _widths(ws, [12, 12, 48] + [14] * (len(STATS_COLUMNS) - 3))
@@ -113,6 +118,9 @@ def _local(at: datetime | None) -> datetime | None:
 
 def worklist_workbook(lists: Mapping[str, Sequence[Any]], marks: Mapping[str, str], names: Mapping[str, str]) -> bytes:
     """The officer's worklist — one sheet per list, in the order of the page — as an XLSX file."""
+    from openpyxl import Workbook
+    from openpyxl.styles import PatternFill
+
     wb = Workbook()
     first = wb.active
     assert first is not None
