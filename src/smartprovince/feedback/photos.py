@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 from smartprovince.core.errors import UnsupportedMediaType, ValidationProblem
 from smartprovince.core.storage import JPEG, PNG, Storage, StoredFile, detect_type
 
@@ -27,6 +25,8 @@ def strip_metadata(data: bytes) -> bytes:
 
     Raises ``UnsupportedMediaType`` when the bytes are not a readable JPEG or PNG picture.
     """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     kind = detect_type(data)
     if kind not in PHOTO_TYPES:
         raise UnsupportedMediaType("Chỉ nhận ảnh JPEG hoặc PNG (only JPEG or PNG photos are accepted).")
