@@ -44,7 +44,20 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, delete, event, func, select, update
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -504,6 +517,13 @@ def bus_stats(session: Session) -> dict[str, int]:
 # ----------------------------------------------------------------------------------- the dispatcher
 
 
+# The dispatcher's polling queries, built once: it runs them after every commit that published and
+# every few seconds, and building a statement (and its cache key) each time cost as much as running it.
+_UNDISPATCHED = select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None)).limit(1)
+_ANY_DELIVERY = select(Delivery.id).limit(1)
+_DUE_DELIVERY = select(Delivery.id).where(Delivery.next_attempt_at <= bindparam("now", type_=UTCDateTime())).limit(1)
+
+
 class Bus:
     """The running bus of one process: dispatcher thread (in-process) or relay + consumers (NATS).
 
@@ -624,10 +644,9 @@ class Bus:
         if self.has_undispatched():
             return True
         with self.db.session(write=False) as s:
-            stmt = select(Delivery.id).limit(1)
-            if not ignore_schedule:
-                stmt = stmt.where(Delivery.next_attempt_at <= clock.now())
-            return s.scalar(stmt) is not None
+            if ignore_schedule:
+                return s.scalar(_ANY_DELIVERY) is not None
+            return s.scalar(_DUE_DELIVERY, {"now": clock.now()}) is not None
 
     def fan_out(self, *, batch: int = 200) -> int:
         """Turn pending outbox events into one delivery row per matching handler; mark them dispatched."""
@@ -658,7 +677,7 @@ class Bus:
     def has_undispatched(self) -> bool:
         """True when some committed event has not been dispatched yet (a read-only query)."""
         with self.db.session(write=False) as s:
-            return s.scalar(select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None)).limit(1)) is not None
+            return s.scalar(_UNDISPATCHED) is not None
 
     def deliver_due(self, *, ignore_schedule: bool = False, batch: int = 200) -> int:
         """Run every delivery whose time has come (or all of them with ``ignore_schedule``)."""
