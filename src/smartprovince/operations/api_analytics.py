@@ -7,9 +7,8 @@ Reading needs ``operations.analytics.read``; defining and computing KPIs needs `
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
@@ -21,8 +20,11 @@ from smartprovince.core.clock import VN_TZ, local_now, now
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import NotFound, ValidationProblem
 from smartprovince.core.security import Actor, require
-from smartprovince.operations import forecast, hotspots, kpi_engine
+from smartprovince.operations import kpi_engine
 from smartprovince.operations.models import Incident
+
+if TYPE_CHECKING:  # numpy is imported where used: the app starts without it (memory)
+    import numpy as np
 
 router = APIRouter(prefix="/operations", tags=["operations analytics"])
 
@@ -253,6 +255,8 @@ def export_kpi(code: str, session: DbSession, format: Literal["csv", "xlsx"] = "
 
 def incident_points(session: Session, actor: Actor, *, days: int, category: str | None) -> np.ndarray:
     """Located incidents the actor may read, opened in the last ``days`` days: rows of (lon, lat, epoch seconds)."""
+    import numpy as np
+
     no_nul(category)
     since = now() - timedelta(days=days)
     stmt = select(Incident.lon, Incident.lat, Incident.opened_at).where(
@@ -280,6 +284,8 @@ def get_hotspots(
     actor: Actor = Depends(require(READ)),
 ) -> dict[str, Any]:
     """A GeoJSON hotspot layer of incidents (Gi*, kernel density, DBSCAN clusters or emerging hotspots)."""
+    from smartprovince.operations import hotspots
+
     pts = incident_points(session, actor, days=days, category=category)
     if len(pts) < 3:
         return {"type": "FeatureCollection", "features": [], "meta": {"method": method, "points": int(len(pts))}}
@@ -320,6 +326,10 @@ def get_forecast(
 ) -> ForecastOut:
     """Forecast a KPI's values (``kpi``) or incidents per day (optionally of one ``category``), with the band
     and the backtest error on the last ``horizon`` known points."""
+    import numpy as np
+
+    from smartprovince.operations import forecast
+
     if kpi:
         d = kpi_engine.get_definition(session, no_nul(kpi))
         rows = [r for r in kpi_engine.history(session, actor, kpi) if r.value is not None]

@@ -23,7 +23,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -31,7 +30,7 @@ from smartprovince import identity
 from smartprovince.core.clock import VN_TZ, local_now, now
 from smartprovince.core.errors import NotFound, ValidationProblem
 from smartprovince.core.security import Actor
-from smartprovince.operations import hotspots, kpi_engine
+from smartprovince.operations import kpi_engine
 from smartprovince.operations.models import Incident, IncidentLink
 from smartprovince.operations.sops import all_sops
 
@@ -161,6 +160,10 @@ def _kpis(session: Session, area: Any, per: kpi_engine.Period, settings: Any, ca
 
 def _hotspots(session: Session, area: Any, per: kpi_engine.Period, top: int = 5) -> list[dict[str, Any]]:
     """The hottest Gi* cells (1 km) of the incidents opened in the 30 days that end with the window."""
+    import numpy as np
+
+    from smartprovince.operations import hotspots
+
     since = per.until - timedelta(days=HOTSPOT_DAYS)
     rows = session.execute(
         select(Incident.lon, Incident.lat, Incident.address).where(
