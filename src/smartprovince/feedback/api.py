@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
@@ -11,11 +12,11 @@ from fastapi.responses import Response
 
 from smartprovince.core.clock import now
 from smartprovince.core.deps import DbSession
-from smartprovince.core.errors import NotFound, ValidationProblem
+from smartprovince.core.errors import NotFound, Problem, ValidationProblem
 from smartprovince.core.pagination import CursorParams, Page, paginate
 from smartprovince.core.security import Actor, authenticated, public, require
 from smartprovince.core.storage import Storage
-from smartprovince.feedback import categories, notify, queries, ratelimit, service
+from smartprovince.feedback import categories, notify, queries, ratelimit, service, videos
 from smartprovince.feedback.models import Report
 from smartprovince.feedback.schemas import (
     ActionIn,
@@ -62,6 +63,48 @@ def limit_submissions(request: Request, actor: Actor) -> None:
 def storage_of(request: Request) -> Storage:
     """The platform's file storage for photos."""
     return Storage(request.app.state.settings)
+
+
+def video_limits(request: Request) -> videos.VideoLimits:
+    """Largest and longest accepted video, from the settings (``SMARTPROVINCE_FEEDBACK_VIDEO_…``)."""
+    cfg = request.app.state.feedback_config
+    return videos.VideoLimits(max_bytes=cfg.video_max_bytes, max_seconds=cfg.video_max_seconds)
+
+
+class RangeNotSatisfiable(Problem):
+    """416: the asked byte range lies outside the file."""
+
+    status = 416
+    title = "Range not satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"The file has {size} bytes.", size=size)
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The (first, last) byte asked by a ``Range: bytes=…`` header; ``None`` = the whole file.
+
+    Browsers ask videos by ranges (Safari plays none without it). One range only; several → whole file.
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None or (not match.group(1) and not match.group(2)):
+        return None
+    if not match.group(1):  # the last N bytes
+        n = int(match.group(2))
+        if n == 0:
+            raise RangeNotSatisfiable(size)
+        return max(0, size - n), size - 1
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) else size - 1
+    if first >= size or last < first:
+        raise RangeNotSatisfiable(size)
+    return first, min(last, size - 1)
+
 
 
 @router.get("/categories", response_model=list[CategoryPublic], summary="Report categories")
@@ -113,14 +156,24 @@ def map_geojson(
     return Response(body, media_type="application/json")
 
 
-@router.get("/media/{media_id}", summary="A report photo (metadata removed)",
-            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
+@router.get("/media/{media_id}", summary="A report photo or video (metadata removed); byte ranges for videos",
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "video/mp4": {}, "video/quicktime": {},
+                                         "video/webm": {}}},
+                       206: {"description": "The asked byte range (Range: bytes=first-last)"},
+                       416: {"description": "Range not satisfiable", **PROBLEM}})
 def get_media(media_id: str, request: Request, session: DbSession,
-              _: Actor = Depends(public("report photos are public; EXIF data is removed before storing"))) -> Response:
+              _: Actor = Depends(public("report photos and videos are public; their metadata is removed before "
+                                        "storing"))) -> Response:
     m = queries.media_item(session, media_id)
     data = storage_of(request).open(m.key)
-    return Response(data, media_type=m.content_type, headers={"X-Content-Type-Options": "nosniff",
-                                                               "Cache-Control": "public, max-age=86400"})
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=86400",
+               "Accept-Ranges": "bytes"}
+    asked = _byte_range(request.headers.get("range"), len(data))
+    if asked is None:
+        return Response(data, media_type=m.content_type, headers=headers)
+    first, last = asked
+    headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+    return Response(data[first:last + 1], status_code=206, media_type=m.content_type, headers=headers)
 
 
 @router.post("/reports/{report_id}/rating", response_model=ReportPublic, summary="Rate the resolution")

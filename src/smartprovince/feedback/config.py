@@ -27,3 +27,5 @@ class FeedbackSettings(BaseSettings):
     sla_interval_seconds: float = Field(300.0, description="How often the SLA job runs (warnings, escalation).")
     background_jobs: bool = Field(True, description="Run the sender and SLA job in the app process.")
     anonymous_per_minute: int = Field(10, description="Open311/web submissions per minute per IP without API key.")
+    video_max_bytes: int = Field(50 * 1024 * 1024, description="Largest accepted report video (MP4, MOV, WebM), bytes.")
+    video_max_seconds: float = Field(180.0, description="Longest accepted report video, seconds (read from the file).")

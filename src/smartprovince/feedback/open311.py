@@ -6,8 +6,10 @@ Endpoints (each ends in ``.json`` or ``.xml``): ``discovery``, ``services``, ``s
 
 Mapping: a *service* is a report category; ``service_request_id`` is the report code; the status is
 ``open`` until the report is resolved, then ``closed``; ``agency_responsible`` is the unit's name.
-Extensions: ``POST requests`` also accepts ``multipart/form-data`` with up to five photos in fields
-named ``media`` (JPEG or PNG, 10 MB each; EXIF removed), and the optional ``area_code`` (commune code)
+Extensions: ``POST requests`` also accepts ``multipart/form-data`` with up to five photos or videos in
+fields named ``media`` (JPEG or PNG, 10 MB each, EXIF removed; MP4, MOV or WebM up to the video settings,
+location and personal metadata removed; ``media_url`` is then the first of them), and the optional
+``area_code`` (commune code)
 used for routing. The reporter's contact is never returned.
 """
 
@@ -28,7 +30,7 @@ from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from smartprovince.core.security import Actor, public
 from smartprovince.core.storage import Storage
-from smartprovince.feedback import categories, lifecycle, queries, ratelimit, service
+from smartprovince.feedback import api, categories, lifecycle, queries, ratelimit, service
 from smartprovince.feedback.models import Report
 
 router = APIRouter(prefix="/open311/v2", include_in_schema=False)
@@ -232,7 +234,7 @@ async def create_request(fmt: Fmt, request: Request, session: DbSession,
                                   max_part_size=service.photos.MAX_PHOTO_BYTES + 1)
     except Exception as exc:  # noqa: BLE001 - starlette raises several kinds for a bad form body
         if "exceed" in str(exc).lower() or "too large" in str(exc).lower():
-            raise PayloadTooLarge("A photo may be at most 10 MB.") from exc
+            raise PayloadTooLarge("A form field is too large.") from exc
         raise BadRequest(f"The form cannot be read: {exc}") from exc
     db = request.app.state.db
     # The key is checked and the hit counted before the request's session writes: on SQLite that session
@@ -258,7 +260,8 @@ async def create_request(fmt: Fmt, request: Request, session: DbSession,
         address=str(form.get("address_string") or "") or None,
         area_code=str(attrs.get("area_code") or form.get("area_code") or "") or None,
         reporter_name=(f"{last} {first}".strip() or None), reporter_email=str(form.get("email") or "") or None,
-        reporter_phone=str(form.get("phone") or "") or None, channel="open311", client_id=client.id, photos=uploads))
+        reporter_phone=str(form.get("phone") or "") or None, channel="open311", client_id=client.id, photos=uploads),
+        video_limits=api.video_limits(request))
     row = {"service_request_id": r.code, "token": r.token,
            "service_notice": f"Hạn xử lý: {r.due_at.astimezone(clock.VN_TZ):%d/%m/%Y %H:%M}", "account_id": None}
     return _out(fmt, "service_requests", "request", [row])

@@ -27,7 +27,9 @@ PUBLIC_REASON = "citizens report problems and follow them without an account; co
 
 
 def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
+    limits = api.video_limits(request)
     return {"categories": categories.all_categories(), "status_labels": lifecycle.STATUS_LABELS,
+            "video_mb": limits.max_bytes // (1024 * 1024), "video_seconds": f"{limits.max_seconds:g}",
             "action_labels": lifecycle.ACTION_LABELS,
             "cat_names": {c.code: c.name for c in categories.all_categories()}, **extra}
 
@@ -84,7 +86,7 @@ def new_page(request: Request, session: DbSession, _: Actor = Depends(public(PUB
 
 @router.post("/portal/feedback/new")
 async def new_post(request: Request, session: DbSession, actor: Actor = Depends(public(PUBLIC_REASON))) -> Response:
-    """Receive the report form (with photos); on success show the report page with the follow key."""
+    """Receive the report form (with photos and videos); on success show the report page with the follow key."""
     form = await request.form(max_files=10)
     verify_csrf(request, str(form.get("csrf_token") or ""))
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
@@ -98,7 +100,7 @@ async def new_post(request: Request, session: DbSession, actor: Actor = Depends(
     try:
         api.limit_submissions(request, actor)
         r = service.submit_report(session, actor=actor, storage=Storage(request.app.state.settings),
-                                  report=service.NewReport(
+                                  video_limits=api.video_limits(request), report=service.NewReport(
             category_code=values.get("category", ""), description=values.get("description", ""),
             lat=num("lat"), lon=num("lon"), address=values.get("address") or None,
             area_code=values.get("area_code") or None, reporter_name=values.get("name") or None,
@@ -215,7 +217,7 @@ async def officer_post(report_id: str, request: Request, session: DbSession,
             service.update_report(session, actor=actor, report=r, note=note)
         elif action == "resolve":
             service.resolve_report(session, actor=actor, report=r, note=note, photos_after=await _photos(form),
-                                   storage=Storage(request.app.state.settings))
+                                   storage=Storage(request.app.state.settings), video_limits=api.video_limits(request))
         elif action == "merge":
             into = queries.access_report_by_id(session, actor, str(form.get("into") or ""))
             service.merge_reports(session, actor=actor, report=r, into=into)

@@ -112,7 +112,7 @@ def timeline(session: Session, report_id: str) -> list[ReportActivity]:
 
 
 def media(session: Session, report_id: str) -> list[ReportMedia]:
-    """The photos of a report (reporter's first, then the results)."""
+    """The photos and videos of a report (reporter's first, then the results)."""
     return list(session.scalars(select(ReportMedia).where(ReportMedia.report_id == report_id)
                                 .order_by(ReportMedia.kind.desc(), ReportMedia.created_at)))
 
@@ -121,7 +121,7 @@ def media_item(session: Session, media_id: str) -> ReportMedia:
     """One photo; ``NotFound`` when missing."""
     m = session.get(ReportMedia, media_id)
     if m is None:
-        raise NotFound("Không tìm thấy ảnh (photo not found).")
+        raise NotFound("Không tìm thấy ảnh hoặc video (photo or video not found).")
     return m
 
 
@@ -322,12 +322,15 @@ def public_view(session: Session, r: Report) -> dict[str, Any]:
     """The public fields of a report (schema ``ReportPublic``): never the reporter's contact."""
     cat = categories.get_category(r.category_code)
     unit = identity.get_org(session, r.unit_id)
+    items = media(session, r.id)
     return {
         "id": r.id, "code": r.code, "category": r.category_code, "category_name": cat.name if cat else None,
         "description": r.description, "lat": r.lat, "lon": r.lon, "address": r.address, "status": r.status,
         "unit_name": unit.name if unit else None, "created_at": r.created_at, "updated_at": r.updated_at,
         "due_at": r.due_at, "resolved_at": r.resolved_at, "merged_into": r.merged_into_id, "rating": r.rating,
-        "media": [f"/api/v1/feedback/media/{m.id}" for m in media(session, r.id)],
+        "media": [f"/api/v1/feedback/media/{m.id}" for m in items],
+        "media_items": [{"url": f"/api/v1/feedback/media/{m.id}", "content_type": m.content_type,
+                         "video": m.content_type.startswith("video/"), "kind": m.kind} for m in items],
         "timeline": [{"at": a.at, "action": a.action, "status": a.status, "actor_name": a.actor_name,
                       "unit_name": a.unit_name, "note": a.note} for a in timeline(session, r.id)],
     }

@@ -48,6 +48,15 @@ class ActivityPublic(BaseModel):
     note: str | None
 
 
+class MediaPublic(BaseModel):
+    """A photo or video of a report: its URL, real type, whether it is a video, and ``report`` / ``result``."""
+
+    url: str
+    content_type: str
+    video: bool
+    kind: str
+
+
 class ReportPublic(BaseModel):
     """What anybody may see of a report: never the reporter's contact."""
 
@@ -67,7 +76,9 @@ class ReportPublic(BaseModel):
     resolved_at: datetime | None
     merged_into: str | None
     rating: int | None
-    media: list[str] = Field(description="URLs of the photos (metadata removed).")
+    media: list[str] = Field(description="URLs of the photos and videos (metadata removed).")
+    media_items: list[MediaPublic] = Field(default_factory=list,
+                                           description="The same files with their type (to show a video as one).")
     timeline: list[ActivityPublic]
 
 

@@ -31,7 +31,7 @@ from smartprovince.core.errors import Conflict, Forbidden, NotFound, ValidationP
 from smartprovince.core.ids import new_id
 from smartprovince.core.security import SYSTEM, Actor
 from smartprovince.core.storage import Storage
-from smartprovince.feedback import categories, lifecycle, photos
+from smartprovince.feedback import categories, lifecycle, photos, videos
 from smartprovince.feedback import stats as _stats  # noqa: F401 - registers the listener that keeps feedback_stat
 from smartprovince.feedback.models import ApiClient, Report, ReportActivity, ReportMedia
 
@@ -46,7 +46,7 @@ ASSIGN = "feedback.report.assign"
 
 @dataclass
 class Photo:
-    """An uploaded photo before it is checked and stored."""
+    """An uploaded photo or video before it is checked and stored (the real type is read from the bytes)."""
 
     data: bytes
     filename: str | None = None
@@ -247,15 +247,22 @@ def _set_status(session: Session, r: Report, status: str) -> None:
     session.execute(update(Report).where(Report.merged_into_id == r.id).values(status=status, updated_at=clock.now()))
 
 
-def _store_photos(session: Session, r: Report, items: list[Photo], *, kind: str, storage: Storage | None) -> None:
+def _store_photos(session: Session, r: Report, items: list[Photo], *, kind: str, storage: Storage | None,
+                  video_limits: videos.VideoLimits | None = None) -> None:
+    """Check, clean (EXIF, video metadata) and store the photos and videos; one media row each."""
     if not items:
         return
     if storage is None:
         raise ValidationProblem("Không lưu được ảnh (no file storage configured).")
     if len(items) > photos.MAX_PHOTOS:
-        raise ValidationProblem(f"Tối đa {photos.MAX_PHOTOS} ảnh (at most {photos.MAX_PHOTOS} photos).")
+        raise ValidationProblem(f"Tối đa {photos.MAX_PHOTOS} ảnh hoặc video "
+                                f"(at most {photos.MAX_PHOTOS} photos or videos).")
     for p in items:
-        stored = photos.save_photo(storage, p.data, filename=p.filename, content_type=p.content_type)
+        if videos.is_video(p.data):
+            stored = videos.save_video(storage, p.data, filename=p.filename, content_type=p.content_type,
+                                       limits=video_limits)
+        else:
+            stored = photos.save_photo(storage, p.data, filename=p.filename, content_type=p.content_type)
         session.add(ReportMedia(id=new_id(), report_id=r.id, kind=kind, key=stored.key,
                                 content_type=stored.content_type, size=stored.size, created_at=clock.now()))
 
@@ -313,7 +320,8 @@ def find_duplicate(session: Session, *, category: categories.Category, lat: floa
     return best[1] if best else None
 
 
-def submit_report(session: Session, *, actor: Actor, report: NewReport, storage: Storage | None = None) -> Report:
+def submit_report(session: Session, *, actor: Actor, report: NewReport, storage: Storage | None = None,
+                  video_limits: videos.VideoLimits | None = None) -> Report:
     """Gửi phản ánh — record a new report, route it to the responsible unit and set its deadline.
 
     The unit is found from the category and the report's area (:func:`report_area`: the commune
@@ -362,7 +370,7 @@ def submit_report(session: Session, *, actor: Actor, report: NewReport, storage:
     r.duplicate_of_id = dup.id if dup else None
     session.add(r)
     session.flush()
-    _store_photos(session, r, report.photos, kind="report", storage=storage)
+    _store_photos(session, r, report.photos, kind="report", storage=storage, video_limits=video_limits)
     _record(session, r, actor=actor, action="created", previous=None,
             data={"category": cat.code, "channel": report.channel, "duplicate_of": r.duplicate_of_id})
     return r
@@ -423,7 +431,8 @@ def update_report(session: Session, *, actor: Actor, report: Report, note: str) 
 
 
 def resolve_report(session: Session, *, actor: Actor, report: Report, note: str,
-                   photos_after: list[Photo] | None = None, storage: Storage | None = None) -> Report:
+                   photos_after: list[Photo] | None = None, storage: Storage | None = None,
+                   video_limits: videos.VideoLimits | None = None) -> Report:
     """Đã xử lý — the unit reports the result, with a note and photos of the result."""
     _check_handler(report, actor)
     text = _clean_text(note, max_len=2000, name="note", required=True)
@@ -434,7 +443,7 @@ def resolve_report(session: Session, *, actor: Actor, report: Report, note: str,
     report.resolved_at = now
     report.resolve_hours = _hours(now, report.created_at)
     report.status_note = text
-    _store_photos(session, report, photos_after or [], kind="result", storage=storage)
+    _store_photos(session, report, photos_after or [], kind="result", storage=storage, video_limits=video_limits)
     _record(session, report, actor=actor, action="resolved", previous=prev, note=text)
     return report
 
