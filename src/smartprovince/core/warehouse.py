@@ -20,6 +20,11 @@ Rules for a feed:
 * ``mode`` is ``"upsert"`` (default: rows add to or replace rows with the same key) or
   ``"replace"`` (each call that returns rows returns the whole table; it replaces what was there —
   used for sector datasets, which are reloaded as a whole).
+* **Deletions.** A row deleted from the source table never comes back from ``rows``. A feed whose
+  rows can be deleted gives ``keys(session)``: every key that exists now (one cheap read of the key
+  columns, tuples in the order of ``key``, may be a generator). Each incremental sync compares them
+  with the warehouse and writes a *tombstone* for every key that is gone; the views hide a key whose
+  newest copy is a tombstone and ``compact`` drops it. A ``--full`` sync needs no tombstones.
 * **No personal data** (names, citizen ids, phone numbers, e-mails, free-text descriptions a citizen
   wrote) in ``columns``: the warehouse is read for statistics. Columns listed in ``personal`` are
   dropped by the sync before anything is written, so a feed may reuse a row builder that has them.
@@ -38,6 +43,7 @@ COLUMN_TYPES = frozenset({"VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "
 
 Row = Sequence[Any] | Mapping[str, Any]
 RowsFunction = Callable[[Any, Any], tuple[Iterable[Row], Any]]
+KeysFunction = Callable[[Any], Iterable[Sequence[Any]]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class WarehouseFeed:
     description: str = ""
     mode: str = "upsert"  # upsert | replace
     personal: frozenset[str] = field(default_factory=frozenset)
+    keys: KeysFunction | None = None  # every key that exists now, for deletions (see the module's doc)
 
     def __post_init__(self) -> None:
         names = [c for c, _ in self.columns]
