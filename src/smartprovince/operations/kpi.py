@@ -1,4 +1,5 @@
-"""First KPI tiles of the IOC wall (chỉ số điều hành), counted from other modules' events.
+"""Daily counts of the IOC wall (số liệu theo ngày), counted from other modules' events: the areas table and
+the live ``kpi`` messages read them (the top KPI row reads the stored KPI values: ``headline.py``).
 
 Handlers here count, per day (Vietnam time) and organisation, what other modules announce on the bus:
 

@@ -1007,10 +1007,12 @@ def data_months(settings: Any, names: set[str], *, limit: int = 24,
     return sorted(months)[-limit:]
 
 
-def refresh_values(db: Any, settings: Any, *, depth: int = 1, progress: Callable[..., Any] | None = None) -> int:
-    """Compute and store every warehouse KPI for every month the warehouse has data for, for the province and
-    its areas ``depth`` levels down (1 = districts). The day-by-day sources are asked once, together, for
-    the whole span. Returns how many values were stored."""
+def refresh_values(db: Any, settings: Any, *, depth: int = 2, progress: Callable[..., Any] | None = None,
+                   recent: int | None = None) -> int:
+    """The KPI run: compute and store every warehouse KPI for every month the warehouse has data for (only the
+    last ``recent`` of them when given), for the province and its areas ``depth`` levels down (1 = districts,
+    2 = communes too: the wall's drill-down reads the stored values). The day-by-day sources are asked once,
+    together, for the whole span. Returns how many values were stored."""
     with db.session(write=False) as s:
         defs = [(d.code, d.formula) for d in definitions(s)]
     known: dict[str, set[str]] = {}
@@ -1024,6 +1026,8 @@ def refresh_values(db: Any, settings: Any, *, depth: int = 1, progress: Callable
         if not names or any(SOURCE_KINDS.get(x) != "warehouse" for x in names):
             continue
         months = data_months(settings, names, known=known)
+        if recent is not None:
+            months = months[-recent:] if recent > 0 else []
         if months:
             plan.append((code, months))
             used |= names
@@ -1049,7 +1053,7 @@ def refresh_values(db: Any, settings: Any, *, depth: int = 1, progress: Callable
 def load_demo(db: Any, settings: Any, progress: Callable[..., Any]) -> None:
     """Demo analytics: the bundled KPI definitions, a year of historical incidents (for hotspots and
     forecasts), the reference values, then a warehouse sync and the warehouse KPIs for every month the
-    warehouse holds data for (province and districts)."""
+    warehouse holds data for (province, districts and communes)."""
     progress("Chỉ số KPI và dữ liệu phân tích", None, None)
     with db.session() as s:
         load_definitions(s, actor=SYSTEM)

@@ -37,7 +37,7 @@ module = Module(
 )
 
 # IOC analytics (KPIs, hotspots, forecasts): its own routers, permissions, grants, links and demo data.
-from smartprovince.operations import api_analytics, kpi_engine, pages_analytics  # noqa: E402
+from smartprovince.operations import api_analytics, kpi_engine, kpi_jobs, pages_analytics  # noqa: E402
 
 module.api_routers.append(api_analytics.router)
 module.page_routers.append(pages_analytics.router)
@@ -46,6 +46,9 @@ for _role, _perms in kpi_engine.ROLE_GRANTS.items():
     module.role_grants.setdefault(_role, []).extend(p for p in _perms if p not in module.role_grants.get(_role, []))
 module.nav.extend(pages_analytics.NAV)
 module.demo = kpi_engine.with_demo(module.demo)
+# The KPI run: stored values for the province, districts and communes, refreshed when the warehouse has new data.
+module.on_startup.append(kpi_jobs.start)
+module.on_shutdown.append(kpi_jobs.stop)
 
 # IOC rooms and the central camera registry (wall work): routers, permissions, demo data.
 from smartprovince.operations import cameras, rooms  # noqa: E402

@@ -16,7 +16,7 @@ from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import NotFound, Problem, ValidationProblem
 from smartprovince.core.pagination import CursorParams, paginate
 from smartprovince.core.security import Actor, require, verify_csrf
-from smartprovince.operations import cameras, kpi_engine, lifecycle, live, queries, rooms, service
+from smartprovince.operations import cameras, headline, kpi_engine, lifecycle, live, queries, rooms, service
 from smartprovince.operations.models import Incident, IncidentEntry
 from smartprovince.operations.sops import all_sops
 from smartprovince.web import environment, redirect, render, request_lang, translator
@@ -142,10 +142,12 @@ def console(
     )
 
 
+# The province wall's KPI tiles (the third row); the top row (headline.py) already shows dossiers received,
+# the online share, on-time settlement and citizen reports.
 WALL_KPIS = [
-    "d766_on_time_rate",
-    "d766_online_rate",
-    "reports_handled_rate",
+    "d766_digitised_rate",
+    "d766_online_payment_rate",
+    "d766_open_overdue",
     "incidents_opened",
     "incidents_resolved_rate",
 ]
@@ -210,6 +212,12 @@ def _kpi_tiles(session: Any, actor: Actor, codes: list[str], org: Any) -> list[d
     return out
 
 
+def _headline(session: Any, actor: Actor, org: Any) -> list[dict[str, Any]]:
+    """The top KPI row from the stored (warehouse-backed) KPI values, with the names of enclosing areas."""
+    ids = [p for p in str(getattr(org, "path", "")).strip("/").split("/") if p]
+    return headline.headline(session, actor, org, names=queries.org_names(session, set(ids)))
+
+
 def _under(org: Any) -> str:
     """The subtree the wall's figures cover: the area's path, '' for the province (no filter)."""
     return org.path if org is not None and org.parent_id is not None else ""
@@ -255,7 +263,8 @@ def _wall_ctx(
         feed=feed,
         last_entry=feed[0][0].id if feed else "",
         tiles=queries.tiles(session, scoped, since=midnight, categories=categories),
-        kpis=rooms.wall_figures(session, actor, under=_under(org), daily=daily),
+        headline=_headline(session, actor, org),
+        active_alerts=rooms.active_alerts(session, actor, under=_under(org)),
         kpi_tiles=_kpi_tiles(session, actor, codes, org),
         kpi_def=kpi_def,
         kpi_by_area=kpi_by_area,
@@ -329,7 +338,8 @@ def wall_tiles(
         _ctx(
             request,
             tiles=queries.tiles(session, scoped, since=midnight, categories=categories),
-            kpis=rooms.wall_figures(session, actor, under=_under(org)),
+            headline=_headline(session, actor, org),
+            active_alerts=rooms.active_alerts(session, actor, under=_under(org)),
             kpi_tiles=_kpi_tiles(session, actor, codes, org),
             query={k: v for k, v in (("area", area), ("room", room)) if v},
             area=org,

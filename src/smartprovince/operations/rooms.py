@@ -239,19 +239,11 @@ def wall_figures(
     Dossiers received (online share) and finished on time, citizen reports received and resolved over
     the last ``days`` days, and the active sensor alerts.
     """
-    from smartprovince.operations.models import IncidentLink
-    from smartprovince.operations.queries import _scope
-
     sums: dict[str, int] = defaultdict(int)
     if daily is None:
         daily = daily_sums(session, actor, under=under, days=days, metrics=WALL_METRICS)
     for _, _, metric, n in daily:
         sums[metric] += n
-    alerts = select(func.count()).select_from(IncidentLink).join(Incident, Incident.id == IncidentLink.incident_id)
-    alerts = alerts.where(IncidentLink.kind == "sensor_alert", IncidentLink.active.is_(True))
-    cond = _scope(Incident.org_path, narrow(actor, under), READ)
-    if cond is not None:
-        alerts = alerts.where(cond)
 
     def rate(part: str, whole: str) -> float | None:
         return round(100 * sums[part] / sums[whole], 1) if sums.get(whole) else None
@@ -265,8 +257,21 @@ def wall_figures(
         "reports_received": sums["reports_received"],
         "reports_resolved": sums["reports_resolved"],
         "reports_handled_rate": rate("reports_resolved", "reports_received"),
-        "active_alerts": session.scalar(alerts) or 0,
+        "active_alerts": active_alerts(session, actor, under=under),
     }
+
+
+def active_alerts(session: Session, actor: Actor, *, under: str = "") -> int:
+    """Active sensor alerts (the incidents' active ``sensor_alert`` links) inside ``under`` that the actor reads."""
+    from smartprovince.operations.models import IncidentLink
+    from smartprovince.operations.queries import _scope
+
+    alerts = select(func.count()).select_from(IncidentLink).join(Incident, Incident.id == IncidentLink.incident_id)
+    alerts = alerts.where(IncidentLink.kind == "sensor_alert", IncidentLink.active.is_(True))
+    cond = _scope(Incident.org_path, narrow(actor, under), READ)
+    if cond is not None:
+        alerts = alerts.where(cond)
+    return int(session.scalar(alerts) or 0)
 
 
 @dataclass
