@@ -110,3 +110,10 @@ def test_map_geojson_filters_cap_and_time(client: TestClient, orgs: Any) -> None
     assert len(client.get(url + "&status=open&category=waste,street-lighting").json()["features"]) == 3
     assert client.get(url + "&status=closed").json()["features"] == []
     assert client.get(url + "&limit=0").status_code == 422
+    # a small viewport (the SQLite (lat, lon) index) and a wide one (the time-ordered index) agree
+    assert client.post("/api/v1/feedback/reports", json={
+        "category": "trees", "description": "Cây đổ", "lat": 21.1, "lon": 106.33, "area_code": "10507"}
+    ).status_code == 201
+    small = client.get("/api/v1/feedback/map?bbox=106.3,20.93,106.4,20.95").json()["features"]
+    wide = client.get(url).json()["features"]
+    assert [f["properties"]["code"] for f in small] == [f["properties"]["code"] for f in wide][1:]

@@ -160,7 +160,8 @@ def geojson(session: Session, *, limit: int = MAP_LIMIT, **filters: Any) -> byte
                            **filters)
     if bbox is not None:
         west, south, east, north = bbox
-        lat, lon = Report.lat, Report.lon
+        lat: Any = Report.lat
+        lon: Any = Report.lon
         if sqlite and _wide_viewport(session, bbox):
             # ``lat + 0``: SQLite then cannot use the (lat, lon) index and reads the time-ordered
             # ix_feedback_report_recent newest first (SQLAlchemy writes no index hints for SQLite).
@@ -189,10 +190,11 @@ def _wide_viewport(session: Session, bbox: tuple[float, float, float, float] | N
     """
     if bbox is None:
         return True
-    low, high = session.execute(select(select(func.min(Report.lat)).scalar_subquery(),
-                                       select(func.max(Report.lat)).scalar_subquery())).one()
-    if low is None or high is None or high <= low:
+    row = session.execute(select(select(func.min(Report.lat)).scalar_subquery(),
+                                 select(func.max(Report.lat)).scalar_subquery())).one()
+    if row[0] is None or row[1] is None or float(row[1]) <= float(row[0]):
         return True
+    low, high = float(row[0]), float(row[1])
     _west, south, _east, north = bbox
     covered = max(0.0, min(north, high) - max(south, low))
     return covered / (high - low) >= WIDE_VIEWPORT

@@ -209,11 +209,12 @@ def _zero_samples(buf: bytearray, content: int, end: int) -> None:
             else:
                 sizes = [fixed_size] * count
     sample = 0
+    entry, samples_here = 0, 0
     for chunk_index, offset in enumerate(offsets, start=1):
-        samples_here = 0
-        for first, n in per_chunk:  # the last entry whose first chunk is ≤ this chunk applies
-            if first <= chunk_index:
-                samples_here = n
+        # stsc runs: the last entry whose first chunk is ≤ this chunk applies (one pass, entries in order)
+        while entry < len(per_chunk) and per_chunk[entry][0] <= chunk_index:
+            samples_here = per_chunk[entry][1]
+            entry += 1
         length = sum(sizes[sample:sample + samples_here])
         sample += samples_here
         if offset + length > len(buf):
