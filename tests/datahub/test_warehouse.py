@@ -122,6 +122,62 @@ def test_incremental_sync_picks_up_inserts_and_updates_exactly_once(database, se
     assert len(files) == 1
 
 
+def delete_dossier(database, dossier_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Delete a dossier and its action log (a dossier entered by mistake, removed by an administrator)."""
+    from sqlalchemy import delete
+
+    with database.session() as s:
+        s.execute(delete(DossierAction).where(DossierAction.dossier_id == dossier_id))
+        s.delete(s.get(Dossier, dossier_id))
+
+
+def test_deleted_rows_leave_the_warehouse(database, settings, place) -> None:  # type: ignore[no-untyped-def]
+    """A dossier deleted at the source gets a tombstone at the next sync; compaction drops it for good."""
+    ids = [add_dossier(database, place) for _ in range(4)]
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 4}
+    delete_dossier(database, ids[0])
+    change_dossier(database, ids[1], status=9, finished_at=T0 + timedelta(days=1))
+    delete_dossier(database, ids[2])
+    # the change of ids[1] is read; ids[0] and ids[2] are gone from the view
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 1}
+    assert warehouse_status(settings)["feeds"]["dossiers"]["parts"] == 2
+    assert sorted(r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")) == sorted([ids[1], ids[3]])
+    state = wh.load_state(Path(settings.data_dir) / "warehouse")["feeds"]["dossiers"]
+    assert state["deleted_last_sync"] == 2
+    assert warehouse_query(settings, "SELECT count(*) AS n FROM dossiers WHERE status = 9") == [{"n": 1}]
+    # nothing more is deleted next time (the tombstones are not written again)
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 0}
+    assert wh.load_state(Path(settings.data_dir) / "warehouse")["feeds"]["dossiers"]["deleted_last_sync"] == 0
+    assert compact_warehouse(settings)["dossiers"] == 2
+    files = list((Path(settings.data_dir) / "warehouse" / "dossiers").glob("*.parquet"))
+    assert len(files) == 1
+    kept = duckdb.sql(f"SELECT id, _wh_deleted FROM read_parquet('{files[0]}') ORDER BY id").fetchall()
+    assert kept == sorted([(ids[1], False), (ids[3], False)])
+    assert sorted(r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")) == sorted([ids[1], ids[3]])
+    # a full sync reads the current table: no tombstones needed
+    delete_dossier(database, ids[3])
+    assert sync_warehouse(database, settings, feeds=["dossiers"], full=True) == {"dossiers": 1}
+    assert [r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")] == [ids[1]]
+
+
+def test_parts_from_before_tombstones_are_read_again_once(database, settings, place) -> None:  # type: ignore[no-untyped-def]
+    """A warehouse written before deletions were carried (no ``_wh_deleted``) re-reads the feed once."""
+    ids = [add_dossier(database, place) for _ in range(2)]
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 2}
+    root = Path(settings.data_dir) / "warehouse"
+    state = wh.load_state(root)
+    entry = state["feeds"]["dossiers"]
+    part = root / "dossiers" / entry["parts"][0]
+    duckdb.sql(f"COPY (SELECT * EXCLUDE (_wh_deleted) FROM read_parquet('{part}')) TO '{part}.old' (FORMAT parquet)")
+    part.with_name(part.name + ".old").replace(part)
+    del entry["tombstones"]
+    wh._save_state(root, state)
+    assert len(warehouse_query(settings, "SELECT id FROM dossiers")) == 2  # still readable as it was
+    delete_dossier(database, ids[0])
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 1}  # read again from the start
+    assert [r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")] == [ids[1]]
+
+
 def test_a_change_in_the_overlap_is_not_read_twice(database, settings, place) -> None:  # type: ignore[no-untyped-def]
     """The window overlaps the previous one (late commits); what was read already is skipped."""
     a = add_dossier(database, place)

@@ -184,12 +184,12 @@ def _stage(con: duckdb.DuckDBPyConnection, feed: WarehouseFeed, rows: Iterable[A
     names = feed.column_names
     kept = _kept_columns(feed)
     cols = ", ".join(f"{_q(c)} {t}" for c, t in kept)
-    con.execute(f"CREATE TABLE stage ({cols}, _wh_row BIGINT)")
+    con.execute(f"CREATE TABLE stage ({cols}, _wh_row BIGINT, _wh_deleted BOOLEAN DEFAULT false)")
     select = ", ".join(f"CAST({_q(c)} AS {t})" for c, t in kept)
     n = 0
     for df in _batches(rows, names):
         con.register("batch", df)
-        con.execute(f"INSERT INTO stage SELECT {select}, {n} + row_number() OVER () FROM batch")
+        con.execute(f"INSERT INTO stage SELECT {select}, {n} + row_number() OVER (), false FROM batch")
         con.unregister("batch")
         n += len(df)
         if progress:
@@ -198,19 +198,56 @@ def _stage(con: duckdb.DuckDBPyConnection, feed: WarehouseFeed, rows: Iterable[A
 
 
 def _write_part(con: duckdb.DuckDBPyConnection, feed: WarehouseFeed, folder: Path, sync_no: int) -> str:
-    """Write ``stage`` (one row per key, the last one read) to a new part file; return its file name."""
+    """Write ``stage`` (one row per key, the last one read) to a new part file; return its file name.
+
+    ``_wh_deleted`` is true on a tombstone (the key was deleted from the source; other columns empty).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     name = f"part-{sync_no:08d}-{secrets.token_hex(4)}.parquet"
     tmp = folder / f".{name}.tmp"
     cols = ", ".join(_q(c) for c, _ in _kept_columns(feed))
     key = ", ".join(_q(k) for k in feed.key)
     con.execute(
-        f"COPY (SELECT {cols}, CAST({sync_no} AS BIGINT) AS _wh_sync FROM stage "
+        f"COPY (SELECT {cols}, CAST({sync_no} AS BIGINT) AS _wh_sync, _wh_deleted FROM stage "
         f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _wh_row DESC) = 1) "
         f"TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd)"
     )
     os.replace(tmp, folder / name)
     return name
+
+
+def _stage_tombstones(con: duckdb.DuckDBPyConnection, feed: WarehouseFeed, keys: Iterable[Any], root: Path,
+                      entry: dict[str, Any], staged: int) -> int:
+    """Add to ``stage`` a tombstone for every key the warehouse (or this sync) has that ``keys`` lacks.
+
+    ``keys`` are read after the changed rows, so a row changed and then deleted during the sync gets
+    its tombstone after its new copy (the last row of a key in ``stage`` wins). Returns the count.
+    """
+    import pandas as pd
+
+    kept = dict(_kept_columns(feed))
+    key_cols = ", ".join(f"{_q(k)} {kept[k]}" for k in feed.key)
+    key_list = ", ".join(_q(k) for k in feed.key)
+    con.execute("DROP TABLE IF EXISTS source_keys")
+    con.execute(f"CREATE TABLE source_keys ({key_cols})")
+    it = iter(keys)
+    while chunk := list(islice(it, BATCH_ROWS * 4)):
+        df = pd.DataFrame.from_records([tuple(k) for k in chunk], columns=list(feed.key))
+        con.register("batch", df)
+        con.execute(f"INSERT INTO source_keys SELECT {', '.join(f'CAST({_q(k)} AS {kept[k]})' for k in feed.key)} "
+                    "FROM batch")
+        con.unregister("batch")
+    live = f"SELECT {key_list} FROM stage"
+    if entry.get("parts"):
+        live += f" UNION SELECT {key_list} FROM ({_latest_sql(root, feed.name, entry)})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE gone AS ({live}) EXCEPT SELECT {key_list} FROM source_keys")
+    count = int(con.execute("SELECT count(*) FROM gone").fetchone()[0])  # type: ignore[index]
+    if count:
+        con.execute(f"INSERT INTO stage ({key_list}, _wh_row, _wh_deleted) "
+                    f"SELECT {key_list}, {staged} + row_number() OVER (), true FROM gone")
+    con.execute("DROP TABLE source_keys")
+    con.execute("DROP TABLE gone")
+    return count
 
 
 def _remove_files(folder: Path, keep: set[str]) -> None:
@@ -280,16 +317,21 @@ def _sync_feed(db: Database, con: duckdb.DuckDBPyConnection, root: Path, state: 
     started = time.monotonic()
     columns = [list(c) for c in _kept_columns(feed)]
     previous = state["feeds"].get(feed.name)
-    restart = full or previous is None or previous.get("columns") != columns or previous.get("key") != list(feed.key)
+    # Parts written before tombstones existed have no ``_wh_deleted``: such a feed is read again once.
+    restart = (full or previous is None or previous.get("columns") != columns or previous.get("key") != list(feed.key)
+               or (bool(previous.get("parts")) and not previous.get("tombstones")))
     after = None if restart else previous.get("watermark")
     con.execute("DROP TABLE IF EXISTS stage")
+    deleted = 0
     try:
         with db.session(write=False) as s:
             rows, watermark = feed.rows(s, after)
             n = _stage(con, feed, rows, progress)
+            if feed.keys is not None and not restart and feed.mode == "upsert":
+                deleted = _stage_tombstones(con, feed, feed.keys(s), root, previous or {}, n)
         sync_no = int(state.get("sync", 0)) + 1
         parts: list[str] = [] if restart or previous is None else list(previous.get("parts", []))
-        if n:
+        if n or deleted:
             part = _write_part(con, feed, root / feed.name, sync_no)
             parts = [part] if feed.mode == "replace" else [*parts, part]
             state["sync"] = sync_no
@@ -298,7 +340,7 @@ def _sync_feed(db: Database, con: duckdb.DuckDBPyConnection, root: Path, state: 
         entry = {
             "columns": columns, "key": list(feed.key), "mode": feed.mode, "description": feed.description,
             "watermark": watermark, "parts": parts, "synced_at": now().isoformat(),
-            "rows_last_sync": n,
+            "rows_last_sync": n, "deleted_last_sync": deleted, "tombstones": True,
             "rows_written": (0 if restart or previous is None else previous.get("rows_written", 0)) + n,
         }
         state["feeds"][feed.name] = entry
@@ -306,7 +348,7 @@ def _sync_feed(db: Database, con: duckdb.DuckDBPyConnection, root: Path, state: 
     finally:
         con.execute("DROP TABLE IF EXISTS stage")
     _remove_files(root / feed.name, set(state["feeds"][feed.name]["parts"]))
-    log.info("warehouse feed %s: %d rows in %.2f s", feed.name, n, time.monotonic() - started)
+    log.info("warehouse feed %s: %d rows, %d deleted, in %.2f s", feed.name, n, deleted, time.monotonic() - started)
     return n
 
 
@@ -356,13 +398,16 @@ def _count(root: Path, name: str, entry: dict[str, Any]) -> int:
 
 
 def _latest_sql(root: Path, name: str, entry: dict[str, Any]) -> str:
-    """SQL of the newest copy of each key over the committed parts (``_wh_sync`` kept)."""
+    """SQL of the newest copy of each key over the committed parts (``_wh_sync`` kept), without the
+    keys whose newest copy is a tombstone."""
     files = "[" + ", ".join(_lit(root / name / p) for p in entry["parts"]) + "]"
     src = f"read_parquet({files})"
+    live = " WHERE NOT _wh_deleted" if entry.get("tombstones") else ""
     if len(entry["parts"]) == 1:
-        return f"SELECT * FROM {src}"  # one part: written with one row per key
+        return f"SELECT * FROM {src}{live}"  # one part: written with one row per key
     key = ", ".join(_q(k) for k in entry["key"])
-    return f"SELECT * FROM {src} QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _wh_sync DESC) = 1"
+    latest = f"SELECT * FROM {src} QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _wh_sync DESC) = 1"
+    return f"SELECT * FROM ({latest}){live}" if live else latest
 
 
 def _empty_sql(columns: list[list[str]]) -> str:
