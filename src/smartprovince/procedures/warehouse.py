@@ -87,10 +87,16 @@ def dossier_rows(session: Session, after: Any) -> tuple[Iterator[tuple[Any, ...]
     return _changed(session, window), window.watermark
 
 
+def dossier_keys(session: Session) -> Any:
+    """Every dossier id that exists now: the warehouse writes a tombstone for an id that is gone (deleted)."""
+    return session.execute(select(Dossier.id).execution_options(yield_per=50_000))
+
+
 FEED = WarehouseFeed(
     name="dossiers",
     description="Hồ sơ thủ tục hành chính — one row per dossier, current state, no applicant data",
     columns=COLUMNS,
     key=("id",),
     rows=dossier_rows,
+    keys=dossier_keys,
 )
