@@ -58,10 +58,16 @@ def report_rows(session: Session, after: Any) -> tuple[Iterator[tuple[Any, ...]]
     return _rows(session, window), window.watermark
 
 
+def report_keys(session: Session) -> Any:
+    """Every report id that exists now: the warehouse writes a tombstone for an id that is gone (deleted)."""
+    return session.execute(select(Report.id).execution_options(yield_per=50_000))
+
+
 FEED = WarehouseFeed(
     name="reports",
     description="Phản ánh hiện trường — one row per citizen report, current state, no reporter data",
     columns=COLUMNS,
     key=("id",),
     rows=report_rows,
+    keys=report_keys,
 )
