@@ -43,10 +43,16 @@ def incident_rows(session: Session, after: Any) -> tuple[Iterator[tuple[Any, ...
     return _rows(session, window), window.watermark
 
 
+def incident_keys(session: Session) -> Any:
+    """Every incident id that exists now: the warehouse writes a tombstone for an id that is gone (deleted)."""
+    return session.execute(select(Incident.id).execution_options(yield_per=50_000))
+
+
 FEED = WarehouseFeed(
     name="incidents",
     description="Sự cố — one row per IOC incident, current state",
     columns=COLUMNS,
     key=("id",),
     rows=incident_rows,
+    keys=incident_keys,
 )
