@@ -7,7 +7,9 @@ services and ``ROWS`` synthetic dossiers of 2023 (one action each), cached under
 * baseline: reading the same dossier rows straight from the database (SQLAlchemy, the columns the feed
   reads) — rows/s;
 * full sync of ``dossiers`` into a fresh warehouse (rows/s, the ratio to the baseline, peak RSS);
-* incremental sync after ``CHANGED`` dossiers changed (rows/s, seconds);
+* incremental sync after ``CHANGED`` dossiers changed and ``DELETED`` were deleted (rows/s, seconds,
+  tombstones written), then an incremental sync with nothing changed (what reading every key for
+  deletions costs);
 * a KPI query — on-time rate per district and month over every dossier — through
   ``warehouse_query`` (DuckDB over Parquet), warm median of 5, beside the same aggregate in SQL on the
   operational database (the baseline) in the same run.
@@ -31,6 +33,7 @@ from typing import Any
 
 ROWS = int(os.environ.get("WAREHOUSE_BENCH_ROWS", "1000000"))
 CHANGED = int(os.environ.get("WAREHOUSE_BENCH_CHANGED", "10000"))
+DELETED = int(os.environ.get("WAREHOUSE_BENCH_DELETED", "1000"))
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = Path(os.environ.get("WAREHOUSE_BENCH_DIR", ROOT / "var" / "bench" / "warehouse"))
 BATCH = 20_000
@@ -145,11 +148,24 @@ def _change(db: Any, n: int) -> None:
             for i in ids])
 
 
+def _delete(db: Any, n: int) -> None:
+    """Delete ``n`` dossiers and their actions (the oldest ones; every run deletes ``n`` more)."""
+    from sqlalchemy import delete, select
+
+    from smartprovince.procedures.models import Dossier, DossierAction
+
+    with db.session() as s:
+        ids = list(s.scalars(select(Dossier.id).order_by(Dossier.id).limit(n)))
+        s.execute(delete(DossierAction).where(DossierAction.dossier_id.in_(ids)))
+        s.execute(delete(Dossier).where(Dossier.id.in_(ids)))
+
+
 def main() -> None:
     from sqlalchemy import text
 
     from smartprovince.core.db import Database
-    from smartprovince.datahub import sync_warehouse, warehouse_query
+    from smartprovince.datahub import sync_warehouse, warehouse_query, warehouse_status
+    from smartprovince.datahub.warehouse import load_state
     from smartprovince.procedures import warehouse as feed
     from smartprovince.registry import load_modules
     from smartprovince.settings import Settings
@@ -181,11 +197,23 @@ def main() -> None:
               f"was {rss0:.0f} MB)")
 
         _change(db, CHANGED)
+        _delete(db, DELETED)
         t = time.perf_counter()
         changed = sync_warehouse(db, settings, feeds=["dossiers"])["dossiers"]
         inc = time.perf_counter() - t
-        print(f"incremental sync after {CHANGED:,} changes               {changed / inc:>12,.0f} rows/s  "
-              f"({changed:,} rows, {inc:.2f} s)")
+        gone = warehouse_status(settings)["feeds"]["dossiers"]
+        state = load_state(data_dir / "warehouse")["feeds"]["dossiers"]
+        print(f"incremental sync after {CHANGED:,} changes, {DELETED:,} deletions {changed / inc:>8,.0f} rows/s  "
+              f"({changed:,} rows and {state.get('deleted_last_sync', 0):,} tombstones, {inc:.2f} s; "
+              f"{gone['parts']} parts)")
+        t = time.perf_counter()
+        sync_warehouse(db, settings, feeds=["dossiers"])
+        idle = time.perf_counter() - t
+        print(f"incremental sync with nothing changed (reads every key for deletions): {idle:.2f} s")
+        left = warehouse_query(settings, "SELECT count(*) AS n FROM dossiers")[0]["n"]
+        with db.session(write=False) as s:
+            print(f"dossiers in the warehouse view {left:,}, in the database "
+                  f"{s.scalar(text('SELECT count(*) FROM procedure_dossier')):,}")
 
         times_wh, times_db = [], []
         for _ in range(5):
