@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from mutagen.mp4 import MP4
 
 from smartprovince.core.errors import PayloadTooLarge, UnsupportedMediaType, ValidationProblem
@@ -278,3 +281,22 @@ def test_officer_sees_the_video_and_open311_gives_its_url(client: TestClient, or
         "api_key": key, "service_code": "waste", "description": "Rác", "attribute[area_code]": "10891"},
         files=[("media", ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(8), "video/mp4"))])
     assert bad.status_code == 415 and bad.headers["content-type"] == "application/problem+json"
+
+
+_SAMPLES = [_fixture(n) for n in ("phone_gps.mp4", "phone_gps_faststart.mp4", "phone_gps.mov", "phone_gps.webm")]
+
+
+@hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sample=st.sampled_from(_SAMPLES), cut=st.integers(0, 4000),
+       flips=st.lists(st.tuples(st.integers(0, 3999), st.integers(0, 255)), max_size=4))
+def test_any_damaged_video_is_refused_cleanly_or_cleaned(sample: bytes, cut: int, flips: list[tuple[int, int]]) -> None:
+    """Bad input is a 415 / 422, never a crash: random cuts and changed bytes in real files."""
+    data = bytearray(sample[: max(cut, 12)] if cut < len(sample) else sample)
+    for at, value in flips:
+        if at < len(data):
+            data[at] = value
+    try:
+        clean, _info = videos.clean_video(bytes(data), max_seconds=60)
+    except (UnsupportedMediaType, ValidationProblem):
+        return
+    assert len(clean) == len(data)
