@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from smartprovince.core.clock import local_now
 from smartprovince.core.deps import DbSession
@@ -240,13 +241,16 @@ def download_attachment(
 
 
 @router.get("/lookup", response_model=TrackingPublic, summary="Follow a dossier by its code and lookup key")
-def lookup(
-    session: DbSession,
+async def lookup(
+    request: Request,
     code: str = Query(..., min_length=5, max_length=60),
     key: str = Query(..., min_length=4, max_length=16),
     _: Actor = Depends(public("tracking by dossier code plus the secret lookup key printed on the receipt")),
-) -> TrackingPublic:
-    return queries.track(session, code, key)
+) -> Response:
+    # The busiest public route: one trip to the thread pool for the whole read (session, query, JSON)
+    # instead of one for each of the session's start, the route and the session's end.
+    body = await run_in_threadpool(queries.track_json, request.app.state.db, code, key)
+    return Response(body, media_type="application/json")
 
 
 # ------------------------------------------------------------------------------------------ statistics

@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 
 from smartprovince.core.clock import now
+from smartprovince.core.db import Database
 from smartprovince.core.errors import NotFound
 from smartprovince.core.security import Actor
 from smartprovince.procedures import lifecycle, service, timing
@@ -300,7 +301,8 @@ def track(session: Session, code: str, key: str) -> TrackingPublic:
     This is the busiest public route, so it is one indexed query (dossier by its unique code, its
     procedure version, its action log by ``(dossier_id, seq)``) that reads only the columns shown.
     """
-    rows = session.execute(_TRACK, {"code": code.strip()}).all()
+    # Core execution on the session's connection: the ORM's result machinery is not needed for plain columns.
+    rows = session.connection().execute(_TRACK, {"code": code.strip()}).all()
     d = rows[0] if rows else None
     if d is None or not hmac.compare_digest(d.lookup_key.upper(), (key or "").strip().upper()):
         raise NotFound("No dossier with this code and lookup key.")
@@ -318,6 +320,12 @@ def track(session: Session, code: str, key: str) -> TrackingPublic:
         extended_due_at=d.extended_due_at, finished_at=d.finished_at, returned_at=d.returned_at,
         fee_total=d.fee_total, fee_paid=d.fee_paid, timeline=timeline,
     )
+
+
+def track_json(db: Database, code: str, key: str) -> bytes:
+    """``track`` in its own read-only session, as the JSON body of ``GET /lookup`` (``NotFound`` as there)."""
+    with db.session(write=False) as session:
+        return track(session, code, key).model_dump_json().encode()
 
 
 def attachment_of(session: Session, dossier: Dossier, attachment_id: str) -> DossierAttachment:
