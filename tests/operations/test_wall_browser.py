@@ -208,3 +208,60 @@ def test_district_leader_lands_on_their_room(live, page, shots) -> None:  # type
     assert "Va chạm ô tô tại ngã tư Quang Trung" not in text  # the city's incident is not theirs
     page.goto(base + "/ioc/cameras/HD-CG-001")
     assert "Thị trấn Lai Cách – Quốc lộ 5" in page.locator("h1").inner_text()
+
+
+def test_a_rooms_map_layers_keep_to_its_area(live, page) -> None:  # type: ignore[no-untyped-def]
+    """Reports, sensors and cameras come from other modules' APIs for the whole province; a district's room
+    keeps only those inside the district's outline (checked against identity's own point-in-area)."""
+    from smartprovince import feedback, identity
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.operations import cameras
+    from smartprovince.sensing import demo as sensing_demo
+
+    base, db = live
+    sensing_demo.load(db, None, lambda *a, **k: None)
+    points = [(20.9361, 106.2531), (20.9520, 106.2350), (20.9385, 106.3262), (21.1010, 106.3800)]
+    cats = [c.code for c in feedback.all_categories()]
+    with db.session() as s:
+        district = identity.get_org_by_code(s, "295")
+
+        def inside(lat: float, lon: float) -> bool:
+            org = identity.locate(s, lon, lat, level="district")
+            return org is not None and org.id == district.id
+
+        for i, (lat, lon) in enumerate(points):
+            feedback.submit_report(
+                s,
+                actor=SYSTEM,
+                report=feedback.NewReport(
+                    category_code=cats[i % len(cats)], description=f"Phản ánh thử {i}", lat=lat, lon=lon
+                ),
+            )
+        want_reports = sum(inside(lat, lon) for lat, lon in points)
+        cams = [(c.lat, c.lon) for c in cameras.cameras_for(s, SYSTEM)]
+        want_cams = sum(inside(lat, lon) for lat, lon in cams)
+    assert 0 < want_reports < len(points) and 0 < want_cams < len(cams)
+
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, base, "ioc.vanhanh")
+    page.goto(base + "/ioc/wall")
+    # The stations as the viewer gets them from the sensing API.
+    stations = page.evaluate(
+        "fetch('/api/v1/sensing/stations', {credentials: 'same-origin'}).then(r => r.json())"
+        ".then(b => b.items.map(s => [s.latitude, s.longitude]))"
+    )
+    with db.session() as s:
+        want_sensors = sum(inside(lat, lon) for lat, lon in stations if lat is not None)
+    assert 0 < want_sensors < len(stations)
+    page.wait_for_function(f"window.iocMap && window.iocMap.counts.sensors === {len(stations)}")
+    page.wait_for_function(f"window.iocMap && window.iocMap.counts.cameras === {len(cams)}")
+    page.goto(base + "/ioc/rooms/dia-ban-295")
+    page.wait_for_function(f"window.iocMap && window.iocMap.counts.cameras === {want_cams}")
+    page.wait_for_function(f"window.iocMap.counts.sensors === {want_sensors}")
+    page.locator(".leaflet-control-layers label", has_text="Phản ánh của người dân").locator("input").check()
+    page.wait_for_function(f"window.iocMap.counts.reports === {want_reports}")
+    page.wait_for_timeout(300)
+    counts = page.evaluate("window.iocMap.counts")
+    assert counts == {"reports": want_reports, "sensors": want_sensors, "cameras": want_cams}
+    assert not errors, errors

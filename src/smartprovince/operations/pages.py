@@ -277,6 +277,8 @@ def _wall_ctx(
             "zoom": layout.get("zoom"),
             "tileUrl": str(getattr(settings, "map_tile_url", "") or ""),
             "areaId": org.id if org is not None else "",
+            # Reports, sensors and cameras are kept inside the area's outline (a room's or a drill-down's area).
+            "outline": rooms.area_outline(session, org),
             "areaLevel": child_level,
             "base": base,
             "query": query,

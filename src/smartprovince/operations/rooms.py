@@ -165,6 +165,53 @@ def children(session: Session, org: Any) -> list[Any]:
     return list(session.scalars(stmt.order_by(identity.Organisation.code)))
 
 
+AREA_TTL_SECONDS = 300.0
+
+
+def _coordinates(
+    c: Any, xs: list[float] | None = None, ys: list[float] | None = None
+) -> tuple[list[float], list[float]]:
+    """Every (x, y) of nested GeoJSON coordinates, as two lists."""
+    xs, ys = ([] if xs is None else xs), ([] if ys is None else ys)
+    if c and isinstance(c[0], int | float):
+        xs.append(float(c[0]))
+        ys.append(float(c[1]))
+    else:
+        for x in c:
+            _coordinates(x, xs, ys)
+    return xs, ys
+_outline_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+
+
+def area_outline(session: Session, org: Any) -> dict[str, Any] | None:
+    """The area's outline for the wall's map filter: ``{"bbox": [w, s, e, n], "geometry": GeoJSON}`` from
+    identity's administrative areas, or ``None`` for the province (no filter) and areas without an outline.
+
+    The reports, sensors and cameras layers keep only the points inside it (a room's or a drill-down's area);
+    kept for a few minutes per database (outlines change only when an administrator loads new ones).
+    """
+    if org is None or org.parent_id is None or org.level not in identity.AREA_LEVELS:
+        return None
+    bind: Any = session.get_bind()
+    key = (str(getattr(bind, "url", id(bind))), str(org.id))
+    hit = _outline_cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < AREA_TTL_SECONDS:
+        return hit[1]
+    fc = identity.area_geojson(session, level=org.level, parent_id=org.parent_id)
+    out = None
+    for f in fc.get("features", []):
+        if f.get("id") == org.id and f.get("geometry"):
+            geom = f["geometry"]
+            xs, ys = _coordinates(geom.get("coordinates") or [])
+            if xs:
+                out = {"bbox": [min(xs), min(ys), max(xs), max(ys)], "geometry": geom}
+            break
+    if len(_outline_cache) > 512:
+        _outline_cache.clear()
+    _outline_cache[key] = (time.monotonic(), out)
+    return out
+
+
 def _visible(path: str, scopes: list[str]) -> bool:
     return "" in scopes or any(path.startswith(p) for p in scopes)
 
