@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -121,6 +120,8 @@ class FetchError(Exception):
 
 def fetch(src: Source, config: DatahubSettings, target: Path, *, transport: Any = None) -> tuple[int, int]:
     """Download the source's answer to ``target`` in chunks; return ``(http status, bytes)``."""
+    import httpx
+
     headers = {"Accept": "application/json" if src.format == "json" else "text/csv"}
     if src.auth_header:
         secret = config.source_secrets.get(src.auth_secret)
