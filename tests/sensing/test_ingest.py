@@ -192,3 +192,109 @@ def test_dataarray_bad_rows_are_400_and_nothing_is_stored(client, writer, databa
         assert r.headers["content-type"].startswith("application/problem+json")
     with database.session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Observation).where(Observation.datastream_id == ds)) == 0
+
+
+def _z(i: int) -> str:
+    return (T0 + timedelta(seconds=7 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_dataarray_column_path_matches_the_general_path_and_sends_one_event(client, writer, database) -> None:  # type: ignore[no-untyped-def]
+    """Device-style blocks (``…Z`` times, in order or not, ints and floats) take the column path; what
+    is stored equals the general parser's result, and the request publishes one summary event."""
+    fast = create_thing(client, writer)["Datastreams"][0]["@iot.id"]
+    shuffled = create_thing(client, writer, {**THING, "name": "Trạm 3"})["Datastreams"][0]["@iot.id"]
+    general = create_thing(client, writer, {**THING, "name": "Trạm 2"})["Datastreams"][0]["@iot.id"]
+    rows: list[list[Any]] = [[_z(i), i % 7 if i % 3 else (i % 11) / 4] for i in range(300)]  # 35 minutes
+    rows[150][1] = 99.5  # a peak inside a minute
+    mixed = rows[::2] + rows[1::2]  # not in time order
+    r = client.post(f"{STA}/CreateObservations", headers=writer, json=[
+        {"Datastream": {"@iot.id": fast}, "components": ["phenomenonTime", "result"], "dataArray": rows},
+        {"Datastream": {"@iot.id": shuffled}, "components": ["phenomenonTime", "result"], "dataArray": mixed},
+        {"Datastream": {"@iot.id": general}, "components": ["phenomenonTime", "result", "resultTime"],
+         "dataArray": [[t, v, "2026-03-01T01:00:00Z"] for t, v in rows]}])
+    assert r.status_code == 201, r.text
+    links = r.json()
+    assert len(links) == 900 and links[0].endswith(")") and "/Observations(" in links[0]
+
+    def stored(ds: int) -> dict[str, Any]:
+        obs = client.get(f"{STA}/Datastreams({ds})/Observations?$orderby=phenomenonTime&$top=1000"
+                         "&$select=phenomenonTime,result").json()["value"]
+        meta = client.get(f"{STA}/Datastreams({ds})?$select=phenomenonTime").json()
+        with database.session() as s:
+            rollups = [tuple(x) for x in s.execute(sa.select(
+                Rollup.period, Rollup.start, Rollup.count, Rollup.total, Rollup.minimum, Rollup.maximum,
+                Rollup.last_value, Rollup.last_time).where(Rollup.datastream_id == ds).order_by(
+                Rollup.period, Rollup.start))]
+        return {"obs": obs, "span": meta["phenomenonTime"], "rollups": rollups}
+
+    a, b, c = stored(fast), stored(shuffled), stored(general)
+    assert a == c and b == c
+    assert len(a["obs"]) == 300 and a["obs"][150] == {"phenomenonTime": _z(150), "result": 99.5}
+    assert a["span"] == f"{_z(0)}/{_z(299)}"
+    assert sum(x[2] for x in a["rollups"] if x[0] == "minute") == 300
+    events = _events(database, "sensing.observation.received")
+    assert len(events) == 1  # one summary event for the whole request
+    assert events[0]["count"] == 900
+    assert sorted((d["datastream_id"], d["count"]) for d in events[0]["datastreams"]) == [
+        (fast, 300), (shuffled, 300), (general, 300)]
+
+
+def test_dataarray_column_path_refuses_bad_device_rows(client, writer, database) -> None:  # type: ignore[no-untyped-def]
+    """Rows shaped like the usual device rows but wrong are 400 problem+json; nothing is stored."""
+    ds = create_thing(client, writer)["Datastreams"][0]["@iot.id"]
+    good = [[_z(i), 1.5] for i in range(100)]
+    for bad in (["2026-02-30T00:00:00Z", 1], ["2026-02-29T00:00:00Z", 1], ["2026-03-01T24:00:00Z", 1],
+                ["2026-03-01T00:60:00Z", 1], ["２026-03-01T00:00:00Z", 1], ["2026-03-01T00:00:00ZZ", 1],
+                {"t": "2026-03-01T00:00:00Z", "v": 1}, ["2026-03-01T00:00:00Z"]):
+        r = client.post(f"{STA}/CreateObservations", headers=writer, json=[
+            {"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+             "dataArray": [*good, bad]}])
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    with database.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Observation).where(Observation.datastream_id == ds)) == 0
+    # Any JSON is a valid result (a truth or text observation): such a block leaves the column path
+    # for the general one and is stored as it came.
+    r = client.post(f"{STA}/CreateObservations", headers=writer, json=[
+        {"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+         "dataArray": [*good, ["2026-03-02T00:00:00Z", True], ["2026-03-02T00:00:01Z", "cao"]]}])
+    assert r.status_code == 201, r.text
+    got = client.get(f"{STA}/Datastreams({ds})/Observations?$orderby=phenomenonTime desc&$top=2&$select=result")
+    assert [o["result"] for o in got.json()["value"]] == ["cao", True]
+
+
+def test_plain_block_columns_and_rows_agree() -> None:
+    """The column path and the row loop give the same columns; other shapes fall back to the loop."""
+    rows: list[Any] = [[_z(i), i if i % 2 else i / 3] for i in range(50)]
+    fast, slow = service._plain_block_columns(rows, 7), service._plain_block_rows(rows, 7)
+    assert fast is not None and slow is not None
+    assert (fast.stamps, fast.values) == (slow.stamps, slow.values)
+    assert fast.stamps[1] == "2026-03-01 00:00:07.000000" and all(type(v) is float for v in fast.values)
+    tuples = [tuple(r) for r in rows]  # the MQTT bridge passes tuples
+    assert service._plain_block_columns(tuples, 7) is None
+    block = service.plain_block(tuples, 7)
+    assert block is not None and block.stamps == slow.stamps
+    assert service._plain_block_columns([[_z(0), float("inf")]], 7) is None
+    week = service.plain_block([["2026-W09-1T00:00:00Z", 1]], 7)  # ISO week date: valid, not the column shape
+    assert service._plain_block_columns([["2026-W09-1T00:00:00Z", 1]], 7) is None
+    assert week is not None and week.stamps == ["2026-02-23 00:00:00.000000"]
+    assert service.plain_block([[_z(0), float("nan")]], 7) is None
+
+
+def test_gc_pause_is_counted_and_restores_the_collector() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with ingest.gc_paused():
+        assert not gc.isenabled()
+        with ingest.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer user still holds it
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with ingest.gc_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: stays off
+    finally:
+        gc.enable()

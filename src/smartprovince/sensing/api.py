@@ -27,7 +27,7 @@ from smartprovince.core.db import Database
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import BadRequest, NotFound, ValidationProblem
 from smartprovince.core.security import SYSTEM, Actor, public, require
-from smartprovince.sensing import basic_cache, queries, service, sta
+from smartprovince.sensing import basic_cache, ingest, queries, service, sta
 from smartprovince.sensing.schemas import (
     AlertList,
     AqiOut,
@@ -213,18 +213,27 @@ def _parent(session: Any, rp: sta.ResourcePath) -> tuple[str, Any] | None:
     return name, row
 
 
+async def _create_observations(request: Request, actor: Actor, base: str) -> Response:
+    """The DataArray batch: parse, store and answer with the collector paused (see ``ingest.gc_paused``)."""
+    with ingest.gc_paused():
+        body = await _body(request)
+
+        def work_many(session: Any) -> bytes:
+            ids = service.create_observations_data_array(session, actor=actor, body=body)
+            prefix = f"{base}/Observations("
+            return orjson.dumps([f"{prefix}{i})" for i in ids])
+
+        content = await run_in_threadpool(_run_write, request, work_many)
+    return Response(content, status_code=201, media_type="application/json")
+
+
 @sta_router.post("/{path:path}")
 async def sta_create(path: str, request: Request, actor: Actor = Depends(sta_writer)) -> Response:
     """Create an entity (deep insert allowed), or many observations with ``CreateObservations``."""
-    body = await _body(request)
     base = _base(request)
     if path.strip("/") == "CreateObservations":
-        def work_many(session: Any) -> list[str]:
-            ids = service.create_observations_data_array(session, actor=actor, body=body)
-            return [f"{base}/Observations({i})" for i in ids]
-
-        links = await run_in_threadpool(_run_write, request, work_many)
-        return _json(links, status=201)
+        return await _create_observations(request, actor, base)
+    body = await _body(request)
     rp = sta.parse_path(path)
     if rp.single or rp.property or rp.ref:
         raise BadRequest("POST goes to a collection, for example /Things or /Datastreams(1)/Observations.")
