@@ -249,6 +249,20 @@ def _python_load(base: str, paths: list[str]) -> tuple[float, float, float, floa
             times[-1] * 1000, len(times), len(times) / wall)
 
 
+def _server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by the server process and its worker processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1] is the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def _server_flags() -> list[str]:
     """uvicorn's event loop and HTTP parser: uvloop and httptools when installed (``uvicorn[standard]``)."""
     import importlib.util
@@ -327,13 +341,19 @@ def _lookup(path: Path) -> None:
         plans = {"bare /healthz": ["/healthz"] * len(lookups), "lookup by code": lookups}
         for round_ in (1, 2):
             figures = {}
+            cpu = {}
             for name, paths in plans.items():
+                before = _server_cpu_seconds(proc.pid)
                 p50, p99, p999, top_ms, count, rate = figures[name] = load(base, paths)
+                # Server CPU per request hardly depends on what else runs on the machine; latency does.
+                cpu[name] = (_server_cpu_seconds(proc.pid) - before) * 1000 / max(count, 1)
                 print(f"{name} (round {round_}): {count:,} requests: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-                      f"p99.9 {p999:.1f} ms, max {top_ms:.1f} ms, {rate:,.0f} req/s", flush=True)
+                      f"p99.9 {p999:.1f} ms, max {top_ms:.1f} ms, {rate:,.0f} req/s; "
+                      f"server CPU {cpu[name]:.2f} ms/request", flush=True)
             bare, look = figures["bare /healthz"], figures["lookup by code"]
             print(f"  lookup / bare (round {round_}): p50 {look[0] / bare[0]:.1f}×, p99 {look[1] / bare[1]:.1f}×, "
-                  f"throughput {look[5] / bare[5]:.2f}×", flush=True)
+                  f"throughput {look[5] / bare[5]:.2f}×, "
+                  f"server CPU {cpu['lookup by code'] / cpu['bare /healthz']:.1f}×", flush=True)
     finally:
         proc.terminate()
         try:
