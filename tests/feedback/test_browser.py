@@ -142,12 +142,20 @@ def test_report_routed_resolved_emailed_rated(live: dict[str, Any], page: Any, s
     page.wait_for_function("document.getElementById('f-area').value === '10891'")
     assert "Thị trấn Lai Cách" in page.inner_text("#picked")
     page.get_by_label("Thư điện tử (để nhận thông báo)").fill("nguoidan@example.vn")
+    # A short phone video with its GPS position in the tags (fixtures/make_videos.sh); WebM: Chromium here
+    # has no H.264 / MPEG-4 decoder.
+    page.set_input_files("#f-photos", str(Path(__file__).parent / "fixtures" / "phone_gps.webm"))
     page.evaluate("document.fonts.ready")
     page.screenshot(path=str(shots / "feedback-new.png"), full_page=True)
     page.get_by_role("button", name="Gửi phản ánh").click()
     page.wait_for_url(re.compile(r".*/portal/feedback/PA\w+\?key=.*"))
     assert "Huyện Cẩm Giàng" in page.inner_text("main")
     code = page.url.split("/portal/feedback/")[1].split("?")[0]
+    # The cleaned video plays in the page: the browser reads its header and decodes a frame.
+    page.wait_for_function("(() => { const v = document.querySelector('main video');"
+                           " return v && v.readyState >= 2; })()", timeout=15000)
+    assert abs(page.evaluate("document.querySelector('main video').duration") - 1.0) < 0.1
+    assert page.evaluate("document.querySelector('main video').videoWidth") == 64
     page.screenshot(path=str(shots / "feedback-report.png"), full_page=True)
 
     # The district officer sees it in the worklist, accepts and resolves it.
