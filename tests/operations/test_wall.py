@@ -46,3 +46,18 @@ def test_kpis_count_events_of_other_modules_in_the_actors_scope(env, client, dra
     tiles = client.get("/ioc/wall/tiles")
     assert tiles.status_code == 200 and "<html" not in tiles.text
     assert "Cảnh báo cảm biến đang hiệu lực" in tiles.text and "Sự cố đang mở" in tiles.text
+
+
+def test_start_up_warm_up_compiles_the_wall_templates(env, app, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from smartprovince.operations import warmup
+
+    monkeypatch.setenv("SMARTPROVINCE_IOC_WARM_UP", "0")
+    warmup.warm_up(app)
+    assert getattr(app.state, "jinja", None) is None or not app.state.jinja.cache  # off: nothing done
+    monkeypatch.setenv("SMARTPROVINCE_IOC_WARM_UP", "1")
+    warmup.warm_up(app)
+    loaded = {t.name for t in app.state.jinja.cache.values()}
+    for name in ("layout.html", "operations/wall.html", "operations/_wall_tiles.html", "operations/_wall_scripts.html"):
+        assert name in loaded
+    assert warmup.match_routes(app) == len(warmup.WALL_PATHS)  # every path the wall fetches is served
+    assert client.get("/ioc/wall", headers=env.headers["operator"]).status_code == 200

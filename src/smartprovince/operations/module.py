@@ -51,7 +51,7 @@ module.on_startup.append(kpi_jobs.start)
 module.on_shutdown.append(kpi_jobs.stop)
 
 # IOC rooms and the central camera registry (wall work): routers, permissions, demo data.
-from smartprovince.operations import cameras, rooms  # noqa: E402
+from smartprovince.operations import cameras, rooms, warmup  # noqa: E402
 
 module.api_routers.extend([rooms.router, cameras.router])
 module.permissions.update({**rooms.PERMISSIONS, **cameras.PERMISSIONS})
@@ -60,4 +60,6 @@ module.nav.append(NavLink("ioc", "Phòng điều hành", "/ioc/rooms", "operatio
 module.demo = rooms.with_demo(module.demo, rooms.load_demo, cameras.load_demo)
 # The demo has no video gateway: a simulator keeps the working demo cameras online (only when serving the demo).
 module.on_startup.append(cameras.start_demo_heartbeats)
+# The first wall request of a new process should not pay for compiling templates and reading the month's sums.
+module.on_startup.append(warmup.warm_up)
 module.on_shutdown.append(cameras.stop_demo_heartbeats)
