@@ -188,6 +188,8 @@ def test_64_bit_box_sizes_are_read() -> None:
     lambda d: _box(b"ftyp", b"isom" + bytes(4)) + _box(b"mdat", b"x" * 40),  # no moov
     lambda d: _box(b"ftyp", b"isom" + bytes(4)) + _box(b"moov", _full(b"mvhd", bytes(96))),  # no video track
     lambda d: b"\x1a\x45\xdf\xa3\x9f\x42\x82\x84webm\x18\x53\x80\x67\x88\x15\x49",  # a truncated WebM
+    # a WebM of 5,000 Segments of unknown size nested in each other (must not recurse until Python stops)
+    lambda d: b"\x1a\x45\xdf\xa3\x87\x42\x82\x84webm" + b"\x18\x53\x80\x67\xff" * 5000,
 ])
 def test_damaged_files_are_refused(mangle: Any) -> None:
     data, _v, _g = _handmade_mp4(moov_first=True)

@@ -29,6 +29,7 @@ refused with 415; too long a video with 422.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -300,9 +301,11 @@ def _vint(buf: bytearray, pos: int, end: int, *, keep_marker: bool) -> tuple[int
     return value, length
 
 
-def _elements(buf: bytearray, start: int, end: int, *,
-              stop_at_level1: bool = False) -> Iterator[tuple[int, int, int, int]]:
+def _elements(buf: bytearray, start: int, end: int, *, stop_at_level1: bool = False,
+              depth: int = 0) -> Iterator[tuple[int, int, int, int]]:
     """The EBML elements between ``start`` and ``end``: (id, start, data start, end)."""
+    if depth > 2:  # Segment › Cluster is as deep as unknown sizes go; a crafted file must not recurse on
+        raise _Damaged("elements of unknown size nested too deep")
     pos = start
     while pos < end:
         element_id, id_len = _vint(buf, pos, end, keep_marker=True)
@@ -315,7 +318,7 @@ def _elements(buf: bytearray, start: int, end: int, *,
                 raise _Damaged("unknown size is only allowed for a Segment or a Cluster")
             # Its children run until the next top-level element (or the end).
             child_end = data
-            for _i, _s, _d, e in _elements(buf, data, end, stop_at_level1=element_id == _CLUSTER):
+            for _i, _s, _d, e in _elements(buf, data, end, stop_at_level1=element_id == _CLUSTER, depth=depth + 1):
                 child_end = e
             yield element_id, pos, data, child_end
             pos = child_end
@@ -364,7 +367,7 @@ def _clean_webm(buf: bytearray) -> tuple[float | None, list[str]]:
                     elif field in (_TITLE, _DATE):
                         _blank_element(buf, fs, fe)
                         removed.append("Info/Title" if field == _TITLE else "Info/DateUTC")
-                if raw is not None:
+                if raw is not None and math.isfinite(raw) and raw >= 0:
                     duration = raw * scale / 1e9
     if segments != 1:
         raise _Damaged("a WebM file has one Segment")
