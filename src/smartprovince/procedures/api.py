@@ -75,14 +75,16 @@ def get_procedure(
 @router.post("/catalog/import", response_model=ImportOut, summary="Import procedures from a JSON or CSV file")
 def import_catalog(
     session: DbSession,
-    file: UploadFile = File(..., description="JSON ({'procedures': [...]}) or CSV"),
+    file: UploadFile = File(..., description="JSON ({'procedures': [...], 'superseded': {old code: new code}}) "
+                                             "or CSV"),
     actor: Actor = Depends(require("procedures.catalog.manage")),
 ) -> ImportOut:
     data = file.file.read(5 * 1024 * 1024 + 1)
     if len(data) > 5 * 1024 * 1024:
         raise ValidationProblem("A catalog file may be at most 5 MB.")
-    rows = catalog.parse_catalog(data, filename=file.filename or "", content_type=file.content_type or "")
-    return ImportOut(**catalog.import_procedures(session, actor=actor, rows=rows).as_dict())
+    result = catalog.import_file(session, actor=actor, data=data, filename=file.filename or "",
+                                 content_type=file.content_type or "")
+    return ImportOut(**result.as_dict())
 
 
 # ------------------------------------------------------------------------------------------ dossiers

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -102,14 +103,16 @@ class ProcedureIn(BaseModel):
 
 @dataclass
 class ImportResult:
-    """What an import did: codes created, codes given a new version, codes unchanged."""
+    """What an import did: codes created, codes given a new version, codes unchanged, codes retired."""
 
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "superseded": self.superseded}
 
 
 def parse_catalog(data: bytes, *, filename: str = "", content_type: str = "") -> list[ProcedureIn]:
@@ -138,6 +141,31 @@ def parse_catalog(data: bytes, *, filename: str = "", content_type: str = "") ->
     if not rows:
         raise ValidationProblem("The catalog file has no procedures.")
     return rows
+
+
+_CODE = r"^[A-Za-z0-9.\-_]+$"
+
+
+def parse_superseded(data: bytes) -> dict[str, str]:
+    """The ``"superseded": {old code: new code}`` object of a JSON catalog file (empty for CSV or a list).
+
+    It retires old codes in favour of new ones (see :func:`supersede_procedures`); 422 when malformed.
+    """
+    text = _decode(data)
+    if text.lstrip()[:1] != "{":
+        return {}
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationProblem(f"The file is not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+    raw = doc.get("superseded", {}) if isinstance(doc, dict) else {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and re.match(_CODE, k) and re.match(_CODE, v)
+        and len(k) <= 40 and len(v) <= 40 and k != v for k, v in raw.items()
+    ):
+        raise ValidationProblem("'superseded' must map old procedure codes to other, new codes "
+                                "(letters, digits, '.', '-', '_'; at most 40 characters).")
+    return dict(raw)
 
 
 def _decode(data: bytes) -> str:
@@ -226,6 +254,37 @@ def import_procedures(session: Session, *, actor: Actor, rows: list[ProcedureIn]
     return result
 
 
+def supersede_procedures(session: Session, *, actor: Actor, replacements: dict[str, str],
+                         result: ImportResult | None = None) -> ImportResult:
+    """Thay thế thủ tục — retire each old code of ``replacements`` in favour of its new code.
+
+    Every version of the old code gets ``superseded_by``: it leaves the public catalog and takes no
+    new dossiers, while the dossiers received under it keep it (tracking, statistics, forms). A code
+    is retired only when its new code is in the catalog (and is not itself retired); an old code that
+    is missing or already retired is left as it is, so loading the same file again changes nothing.
+    """
+    result = result or ImportResult()
+    if not replacements:
+        return result
+    live = set(session.scalars(select(Procedure.code).where(
+        Procedure.code.in_(replacements.values()), Procedure.is_current.is_(True),
+        Procedure.superseded_by.is_(None))))
+    at = now()
+    for old, new in replacements.items():
+        versions = list(session.scalars(select(Procedure).where(Procedure.code == old,
+                                                                Procedure.superseded_by.is_(None))))
+        if not versions or new not in live:
+            continue
+        for p in versions:
+            p.superseded_by, p.superseded_at = new, at
+        session.flush()
+        result.superseded.append(old)
+        audit.record(session, actor=actor, action="procedures.procedure.superseded", object_type="procedures.procedure",
+                     object_id=versions[-1].id, data={"code": old, "superseded_by": new})
+        bus.publish(session, "procedures.procedure.superseded", {"code": old, "superseded_by": new}, key=old)
+    return result
+
+
 def _normalised(content: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(content, ensure_ascii=False))
 
@@ -236,6 +295,19 @@ def essential_services_rows() -> list[ProcedureIn]:
     return parse_catalog(data, filename="essential_services.json")
 
 
+def import_file(session: Session, *, actor: Actor, data: bytes, filename: str = "",
+                content_type: str = "") -> ImportResult:
+    """Import a JSON or CSV catalog file: its procedures, then the retirements of its ``superseded`` object.
+
+    The whole file is checked before anything is written (``ValidationProblem`` names every problem).
+    """
+    rows = parse_catalog(data, filename=filename, content_type=content_type)
+    replacements = parse_superseded(data)
+    result = import_procedures(session, actor=actor, rows=rows)
+    return supersede_procedures(session, actor=actor, replacements=replacements, result=result)
+
+
 def load_essential_services(session: Session, *, actor: Actor) -> ImportResult:
-    """Import (or update) the 25 essential services into the catalog."""
-    return import_procedures(session, actor=actor, rows=essential_services_rows())
+    """Import (or update) the 25 essential services and retire the local codes they replace (re-seed)."""
+    data = resources.files("smartprovince.procedures").joinpath("data/essential_services.json").read_bytes()
+    return import_file(session, actor=actor, data=data, filename="essential_services.json")

@@ -72,7 +72,8 @@ def rebuild_stats_command() -> None:
 def import_catalog_command(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON or CSV catalog file."),
 ) -> None:
-    """Import procedures from a JSON or CSV file (new versions for changed procedures)."""
+    """Import procedures from a JSON or CSV file (new versions for changed procedures; a JSON file's
+    ``superseded`` object retires old codes in favour of new ones)."""
     from smartprovince.core.db import Database
     from smartprovince.core.errors import Problem
     from smartprovince.core.security import SYSTEM
@@ -82,8 +83,7 @@ def import_catalog_command(
     db = Database(get_settings().db_url)
     try:
         with db.session() as s:
-            rows = catalog.parse_catalog(path.read_bytes(), filename=path.name)
-            result = catalog.import_procedures(s, actor=SYSTEM, rows=rows)
+            result = catalog.import_file(s, actor=SYSTEM, data=path.read_bytes(), filename=path.name)
     except Problem as exc:
         typer.echo(f"{exc.title}: {exc.detail}", err=True)
         for e in exc.extra.get("errors", [])[:20]:
@@ -91,4 +91,5 @@ def import_catalog_command(
         raise typer.Exit(1) from exc
     finally:
         db.dispose()
-    typer.echo(f"created {len(result.created)}, new versions {len(result.updated)}, unchanged {len(result.unchanged)}")
+    typer.echo(f"created {len(result.created)}, new versions {len(result.updated)}, unchanged {len(result.unchanged)}"
+               f", superseded {len(result.superseded)}")

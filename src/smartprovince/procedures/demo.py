@@ -292,7 +292,7 @@ def load_history(db: Database, progress: Callable[..., Any] | None = None) -> in
     with db.session() as s:
         procs = list(s.scalars(
             select(Procedure)
-            .where(Procedure.is_current.is_(True), Procedure.is_essential.is_(True))
+            .where(Procedure.is_current.is_(True), Procedure.is_essential.is_(True), Procedure.superseded_by.is_(None))
             .order_by(Procedure.sort_order)))
         communes: list[tuple[str, str | None, str]] = [(o.code, o.id, o.path) for o in s.scalars(
             select(identity.Organisation).where(identity.Organisation.level == "commune")

@@ -41,7 +41,8 @@ class Procedure(Base):
 
     ``code`` is the catalog key (the national code when there is one, else a local code that starts
     with ``HD-``); ``version`` grows by one each time an import changes the content. Exactly one
-    version per code has ``is_current`` true; new dossiers use it.
+    version per code has ``is_current`` true; new dossiers use it. A code retired in favour of another
+    (``superseded_by``, on every version) is hidden from the public catalog and takes no new dossiers.
     """
 
     __tablename__ = "procedure"
@@ -73,6 +74,10 @@ class Procedure(Base):
     is_essential: Mapped[bool] = mapped_column(Boolean, default=False)  # one of Project 06's 25 services
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Thay thế bởi — the code that replaces this one (a local code retired for the national code): the
+    # procedure leaves the public catalog and takes no new dossiers; the dossiers it has keep it.
+    superseded_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class DossierCounter(Base):

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from smartprovince.core.clock import VN_TZ, local_now, now
@@ -76,6 +76,8 @@ def submit_form(
 ) -> Response:
     """Nộp hồ sơ trực tuyến — the form (applicant, receiving commune, one file per document)."""
     proc = queries.get_procedure(session, code)
+    if proc.superseded_by:  # a retired local code: the form of the code that replaced it
+        return RedirectResponse(f"/portal/procedures/{proc.superseded_by}/submit", status_code=303)
     return render(request, "procedures/submit.html", _ctx(
         p=proc, places=_communes(session, proc), error=None, form={},
         reusable=queries.reusable_documents(session, actor)))

@@ -49,8 +49,11 @@ def catalog_query(
     *, q: str | None = None, field: str | None = None, agency: str | None = None, level: str | None = None,
     online: str | None = None, essential: bool | None = None,
 ) -> Select[Any]:
-    """Current procedures matching the filters (``q`` searches name and codes, case-insensitive)."""
-    stmt = select(Procedure).where(Procedure.is_current.is_(True))
+    """Current procedures matching the filters (``q`` searches name and codes, case-insensitive).
+
+    Superseded codes are left out: the public catalog shows only the code that replaced them.
+    """
+    stmt = select(Procedure).where(Procedure.is_current.is_(True), Procedure.superseded_by.is_(None))
     if q:
         like = f"%{q.strip()}%"
         stmt = stmt.where(or_(Procedure.name.ilike(like), Procedure.code.ilike(like),
@@ -80,7 +83,8 @@ def get_procedure(session: Session, code: str, version: int | None = None) -> Pr
 
 def catalog_fields(session: Session) -> list[str]:
     """The fields (lĩnh vực) of the current catalog, sorted."""
-    return sorted(set(session.scalars(select(Procedure.field).where(Procedure.is_current.is_(True)))))
+    return sorted(set(session.scalars(select(Procedure.field).where(Procedure.is_current.is_(True),
+                                                                    Procedure.superseded_by.is_(None)))))
 
 
 # ------------------------------------------------------------------------------------------ dossiers

@@ -51,6 +51,7 @@ class ProcedureSummary(BaseModel):
     processing_time: float
     processing_unit: str
     is_essential: bool
+    superseded_by: str | None = None  # the code that replaced this one (then it takes no new dossiers)
 
 
 class ProcedurePublic(ProcedureSummary):
@@ -72,6 +73,7 @@ class ImportOut(BaseModel):
     created: list[str]
     updated: list[str]
     unchanged: list[str]
+    superseded: list[str] = []  # old codes retired by the file's "superseded" object
 
 
 class ApplicantIn(BaseModel):

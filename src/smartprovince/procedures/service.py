@@ -270,10 +270,14 @@ def _officer_action(session: Session, *, actor: Actor, dossier_id: str, verb: st
 
 
 def current_procedure(session: Session, code: str) -> Procedure:
-    """The current version of procedure ``code``; ``NotFound`` when the catalog has none."""
+    """The current version of procedure ``code``; ``NotFound`` when the catalog has none, ``Conflict``
+    (naming the new code) when the code was superseded — a retired code takes no new dossiers."""
     proc = session.scalars(select(Procedure).where(Procedure.code == code, Procedure.is_current.is_(True))).first()
     if proc is None:
         raise NotFound(f"No procedure with code {code!r}.")
+    if proc.superseded_by:
+        raise Conflict(f"Procedure {code} was replaced by {proc.superseded_by}; submit under the new code.",
+                       title="Procedure superseded", superseded_by=proc.superseded_by)
     return proc
 
 
