@@ -27,10 +27,9 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import httpx
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -44,6 +43,9 @@ from smartprovince.identity.cccd import InvalidCccd, parse_cccd
 from smartprovince.identity.events import record_change
 from smartprovince.identity.models import User
 from smartprovince.settings import Settings
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: the app starts without it (memory)
+    import httpx
 
 FLOW_COOKIE = "sp_oidc"
 FLOW_MAX_AGE = 600  # seconds the person has to log in at the provider
@@ -90,10 +92,14 @@ _cache_lock = threading.Lock()
 
 
 def _http() -> httpx.Client:
+    import httpx
+
     return httpx.Client(timeout=_TIMEOUT, follow_redirects=False)
 
 
 def _get_json(url: str) -> dict[str, Any]:
+    import httpx
+
     try:
         with _http() as client:
             response = client.get(url)
@@ -268,6 +274,8 @@ def finish_login(
 
 
 def _exchange_code(settings: Settings, *, code: str, verifier: str, redirect_uri: str) -> dict[str, Any]:
+    import httpx
+
     meta = provider_metadata(settings)
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
     auth: httpx.Auth | None = None
