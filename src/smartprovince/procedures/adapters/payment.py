@@ -23,12 +23,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 import orjson
 
 from smartprovince.core.clock import now
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: the app starts without it (memory)
+    import httpx
 
 SIGNATURE_HEADER = "X-Signature"
 
@@ -89,6 +91,8 @@ class HttpPaymentPlatform:
         self.transport = transport
 
     def create_order(self, order: PaymentOrder) -> CreatedOrder:
+        import httpx
+
         body = orjson.dumps({"merchant_id": self.merchant_id, "order_id": order.order_id, "amount": order.amount,
                              "currency": "VND", "description": order.description,
                              "callback_url": order.callback_url})
@@ -128,6 +132,8 @@ def deliver_callback(url: str, body: bytes, headers: dict[str, str]) -> int:
 
     Tests replace this function to send through their in-process client.
     """
+    import httpx
+
     status = 0
     for _ in range(3):
         try:

@@ -41,11 +41,12 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smartprovince.core.clock import VN_TZ
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: the app starts without it (memory)
+    import httpx
 
 CHANNEL_CODES = {"counter": 1, "online": 2, "post": 3}
 SERVICE = "DongBoHoSoMC"
@@ -104,6 +105,8 @@ class HttpPortalClient:
         self.transport = transport
 
     def push(self, record: dict[str, Any], *, unit_code: str, updating: bool) -> None:
+        import httpx
+
         envelope = {"session": self.token, "madonvi": unit_code, "service": SERVICE, "isUpdating": updating,
                     "data": [record]}
         try:
