@@ -94,6 +94,7 @@ class MqttSubscriber:
 
     ``deliver(topic, payload, packet_id, qos, dup, connection)`` is called on the reader thread for
     each message; ``connection`` counts the connections so far (acknowledgements name it).
+    ``on_connect(session_present)`` is called once the broker has confirmed the subscription.
     """
 
     def __init__(self, host: str, port: int, client_id: str, topic_filter: str, *, user: str | None = None,
@@ -198,8 +199,6 @@ class MqttSubscriber:
         self.connection += 1
         topic = self.topic_filter.encode()
         self._send(b"\x82" + _length(2 + 2 + len(topic) + 1) + b"\x00\x01" + _field(topic) + b"\x01")
-        if self.on_connect is not None:
-            self.on_connect(session_present)
         sock.settimeout(None)  # blocking sends (acknowledgements wait for room); reads wait in select below
         buf = bytearray()
         deliver, connection = self.deliver, self.connection
@@ -243,8 +242,11 @@ class MqttSubscriber:
                     else:
                         mid, body_at = 0, t_end
                     deliver(buf[i + 2:t_end].decode(), bytes(buf[body_at:end]), mid, qos, bool(first & 8), connection)
-                elif kind == 9 and buf[end - 1] == 0x80:  # SUBACK with failure
-                    raise ConnectionError(f"the broker refused the subscription to {self.topic_filter}")
+                elif kind == 9:  # SUBACK: subscribed (or refused)
+                    if buf[end - 1] == 0x80:
+                        raise ConnectionError(f"the broker refused the subscription to {self.topic_filter}")
+                    if self.on_connect is not None:
+                        self.on_connect(session_present)
                 pos = end
             del buf[:pos]
 
