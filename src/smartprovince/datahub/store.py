@@ -248,7 +248,7 @@ class QueryResult:
     total_was_estimated: bool = False
 
 
-ESTIMATE_SAMPLE_ROWS = 1_000_000
+ESTIMATE_SAMPLE_ROWS = 250_000
 """Rows (the first ``_id`` range of a snapshot) counted to estimate a total (``total_estimation_threshold``)."""
 
 _query_lock = threading.Lock()
@@ -384,7 +384,10 @@ def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any
         if total is not None and not estimated and (total == 0 or offset >= total):
             rows_out: list[Any] = []
         elif not two_step:
-            rows_out = con.execute(f"SELECT {select} FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
+            # The snapshot is written in ``_id`` order and DuckDB keeps a file's order without ORDER BY
+            # (``preserve_insertion_order``), so the scan stops at the page instead of sorting every
+            # match (a word search over 10 M rows: 1.3 s → the rows up to the page).
+            rows_out = con.execute(f"SELECT {select} FROM {source}{clause} LIMIT ? OFFSET ?",  # noqa: S608
                                    [*params, int(limit), int(offset)]).fetchall()
         else:
             # Late materialisation: sort only the sort columns and _id, then read the page's rows.
