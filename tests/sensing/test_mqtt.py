@@ -65,4 +65,7 @@ def test_observations_published_to_the_broker_are_stored(database) -> None:  # t
             assert s.get(Datastream, ds_id).last_value == 49
     finally:
         bridge.stop()
+        from .test_mqtt_robust import _forget_session
+
+        _forget_session(MQTT_URL, f"sp-test-{ds_id}")  # the broker would keep the session for ever
 

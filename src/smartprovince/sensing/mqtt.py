@@ -272,7 +272,7 @@ class MqttBridge:
     ``failures`` (batches that had to be tried again), ``connects`` (connections to the broker).
     """
 
-    def __init__(self, db: Database, url: str, *, client_id: str | None = None, batch_size: int = 5000,
+    def __init__(self, db: Database, url: str, *, client_id: str | None = None, batch_size: int = 20_000,
                  max_wait: float = 0.05, share_group: str | None = None, max_pending: int = 200_000):
         self.db = db
         self.host, self.port, user, password = parse_url(url)
@@ -357,11 +357,11 @@ class MqttBridge:
     def _take(self) -> list[Message]:
         inbox = self.inbox
         waited = 0.0
-        while not inbox:
+        while not inbox:  # idle: look every 10 ms
             if self._stop.is_set() or waited > 0.2:
                 return []
-            time.sleep(0.002)
-            waited += 0.002
+            time.sleep(0.01)
+            waited += 0.01
         deadline = time.monotonic() + self.max_wait
         while len(inbox) < self.batch_size and time.monotonic() < deadline and not self._stop.is_set():
             time.sleep(0.002)
