@@ -251,6 +251,9 @@ class QueryResult:
 ESTIMATE_SAMPLE_ROWS = 250_000
 """Rows (the first ``_id`` range of a snapshot) counted to estimate a total (``total_estimation_threshold``)."""
 
+FEW_MATCHES = 1_000
+"""Up to this many matches on an index copy, the page is read in one query (no two steps)."""
+
 _query_lock = threading.Lock()
 _query_db: dict[int, duckdb.DuckDBPyConnection] = {}
 
@@ -383,6 +386,10 @@ def search(path: Path | None, allowed: list[FieldDef], *, filters: dict[str, Any
                 total = int(con.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0])  # type: ignore[index]  # noqa: S608
         if total is not None and not estimated and (total == 0 or offset >= total):
             rows_out: list[Any] = []
+        elif indexed and total is not None and not estimated and total <= FEW_MATCHES:
+            # Few matches on an index copy (a key): they lie together, sorting them costs nothing.
+            rows_out = con.execute(f"SELECT {select} FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
+                                   [*params, int(limit), int(offset)]).fetchall()
         elif not two_step:
             # The snapshot is written in ``_id`` order and DuckDB keeps a file's order without ORDER BY
             # (``preserve_insertion_order``), so the scan stops at the page instead of sorting every
