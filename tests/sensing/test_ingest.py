@@ -298,3 +298,28 @@ def test_gc_pause_is_counted_and_restores_the_collector() -> None:
         assert not gc.isenabled()  # it was off before: stays off
     finally:
         gc.enable()
+
+
+def test_rollup_upsert_meets_buckets_written_by_a_recompute(database) -> None:  # type: ignore[no-untyped-def]
+    """A bucket rebuilt through the ORM (after an edit) and a later batch into the same minute and
+    hour end up as one row each with the merged figures (the fast SQLite upsert writes the same time
+    text as the ORM)."""
+    ds = _new_stream(database)
+    t = T0 + timedelta(minutes=5)
+    with database.session() as s:
+        ingest.store_observations(s, actor=SYSTEM, observations=[
+            ingest.ObservationIn(datastream_id=ds, phenomenon_time=t, result=4.0)])
+    with database.session() as s:
+        ingest.recompute_rollups(s, ds, [t])  # deletes and re-adds the buckets through the ORM
+    with database.session() as s:
+        ingest.store_observations(s, actor=SYSTEM, observations=[
+            ingest.ObservationIn(datastream_id=ds, phenomenon_time=t + timedelta(seconds=30), result=1.0),
+            ingest.ObservationIn(datastream_id=ds, phenomenon_time=t - timedelta(seconds=20), result=9.0)])
+    with database.session() as s:
+        rows = [tuple(r) for r in s.execute(sa.select(
+            Rollup.period, Rollup.start, Rollup.count, Rollup.total, Rollup.minimum, Rollup.maximum,
+            Rollup.last_value, Rollup.last_time).where(Rollup.datastream_id == ds).order_by(
+            Rollup.period, Rollup.start))]
+    assert rows == [("hour", T0, 3, 14.0, 1.0, 9.0, 1.0, t + timedelta(seconds=30)),
+                    ("minute", T0 + timedelta(minutes=4), 1, 9.0, 9.0, 9.0, 9.0, t - timedelta(seconds=20)),
+                    ("minute", t, 2, 5.0, 1.0, 4.0, 1.0, t + timedelta(seconds=30))]

@@ -463,8 +463,33 @@ def _hours(minutes: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return out
 
 
+# SQLite: the same upsert as _upsert_rollups, on the DBAPI cursor with the time text as SQLAlchemy
+# stores it ('YYYY-MM-DD HH:MM:SS.ffffff'), so no datetime is built and converted back per bucket.
+# In DO UPDATE every expression reads the row as it was, as in the Core statement.
+_UPSERT_ROLLUP_SQLITE = (
+    "INSERT INTO sensing_rollup (datastream_id, period, start, count, total, minimum, maximum, last_value, "
+    "last_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (datastream_id, period, start) DO UPDATE SET "
+    "count = sensing_rollup.count + excluded.count, total = sensing_rollup.total + excluded.total, "
+    "minimum = min(sensing_rollup.minimum, excluded.minimum), "
+    "maximum = max(sensing_rollup.maximum, excluded.maximum), "
+    "last_value = CASE WHEN excluded.last_time >= sensing_rollup.last_time THEN excluded.last_value "
+    "ELSE sensing_rollup.last_value END, "
+    "last_time = CASE WHEN excluded.last_time >= sensing_rollup.last_time THEN excluded.last_time "
+    "ELSE sensing_rollup.last_time END")
+
+
 def _upsert_buckets(session: Session, datastream_id: int, minutes: dict[str, list[Any]]) -> None:
-    dialect = session.get_bind().dialect.name
+    conn = session.connection()
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        rows = [(datastream_id, "minute", k + ":00.000000", *b) for k, b in minutes.items()]
+        rows += [(datastream_id, "hour", k + ":00:00.000000", *b) for k, b in _hours(minutes).items()]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(_UPSERT_ROLLUP_SQLITE, rows)
+        finally:
+            cursor.close()
+        return
     for period, buckets, suffix in (("minute", minutes, ":00"), ("hour", _hours(minutes), ":00:00")):
         params = [{"datastream_id": datastream_id, "period": period, "start": from_stamp(k + suffix),
                    "count": b[0], "total": b[1], "minimum": b[2], "maximum": b[3], "last_value": b[4],
