@@ -11,7 +11,8 @@ a year of data (benchmark fixtures: rows are written directly, without events):
   report layer reads the public map API) plus their daily counts;
 * incidents: ``IOC_BENCH_INCIDENTS`` (default 30,000) over the year with one timeline entry each, the
   last days' still open;
-* KPI values: every bundled KPI × 12 months × province and 12 districts;
+* stored KPI values: every bundled KPI × 12 months × province, districts and communes (added to a cached
+  database where missing);
 * sensors: the sensing demo's stations and their history, plus ``IOC_BENCH_OBSERVATIONS`` (default
   50,000,000) observations over the year before it.
 
@@ -81,7 +82,6 @@ def _fill(db: Any, rng: random.Random) -> dict[str, Any]:  # noqa: PLR0915 - one
     cameras.load_demo(db, None, lambda *a, **k: None)
     communes = [(o.id, o.path) for o in orgs if o.level == "commune"]
     units = [(o.id, o.path) for o in orgs if o.level in ("commune", "district", "department")]
-    districts = [o for o in orgs if o.level == "district"]
     today = datetime.now(VN_TZ).date()
     days = [today - timedelta(days=d) for d in range(365)]
     figures: dict[str, Any] = {}
@@ -228,33 +228,6 @@ def _fill(db: Any, rng: random.Random) -> dict[str, Any]:  # noqa: PLR0915 - one
             s.execute(insert(IncidentEntry), entry_rows)
     print(f"{INCIDENTS:,} incidents in {time.perf_counter() - t0:.1f} s")
 
-    # KPI values: 12 months × province and districts.
-    with db.session() as s:
-        defs = kpi_engine.definitions(s)
-        months = sorted(
-            {(date(today.year, today.month, 1) - timedelta(days=31 * k)).strftime("%Y-%m") for k in range(12)}
-        )
-        values = []
-        for d in defs:
-            for org_id, path in [("", ""), *[(o.id, o.path) for o in districts]]:
-                for m in months:
-                    values.append(
-                        {
-                            "id": new_id(),
-                            "kpi_code": d.code,
-                            "period": m,
-                            "org_id": org_id,
-                            "org_path": path,
-                            "value": rng.uniform(50, 100),
-                            "target": 90.0,
-                            "status": rng.choice(["green", "amber", "red"]),
-                            "alarm": False,
-                            "computed_at": now,
-                        }
-                    )
-        s.execute(insert(kpi_engine.KpiValue), values)
-    figures["kpi_values"] = len(values)
-
     # Sensors: the sensing demo's stations and history.
     t0 = time.perf_counter()
     try:
@@ -264,8 +237,56 @@ def _fill(db: Any, rng: random.Random) -> dict[str, Any]:  # noqa: PLR0915 - one
         print(f"sensing demo stations and history in {time.perf_counter() - t0:.1f} s")
     except Exception as exc:  # noqa: BLE001 - the wall is still measured without sensors
         print(f"sensing demo not loaded ({exc.__class__.__name__}: {exc}); the sensor layer is empty")
-    figures["district"] = districts[0]
     return figures
+
+
+def _kpi_values(db: Any) -> int:
+    """Stored KPI values as the KPI run leaves them: every bundled KPI × the last 12 months × the province, its
+    districts and its communes (added where missing, so a cached database gains new KPIs and levels)."""
+    from sqlalchemy import insert, select
+
+    from smartprovince import identity
+    from smartprovince.core.clock import VN_TZ
+    from smartprovince.core.ids import new_id
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.operations import kpi_engine
+
+    rng = random.Random(11)  # noqa: S311 - benchmark data, not secrets
+    today = datetime.now(VN_TZ).date()
+    months = sorted({(date(today.year, today.month, 1) - timedelta(days=31 * k)).strftime("%Y-%m") for k in range(12)})
+    now = datetime.now(UTC)
+    with db.session() as s:
+        kpi_engine.load_definitions(s, actor=SYSTEM)
+        areas = [("", "")] + [
+            (o.id, o.path)
+            for o in s.execute(
+                select(identity.Organisation.id, identity.Organisation.path).where(
+                    identity.Organisation.level.in_(("district", "commune"))
+                )
+            )
+        ]
+        have = set(s.execute(select(kpi_engine.KpiValue.kpi_code, kpi_engine.KpiValue.org_id)).all())
+        rows = [
+            {
+                "id": new_id(),
+                "kpi_code": d.code,
+                "period": m,
+                "org_id": org_id,
+                "org_path": path,
+                "value": rng.uniform(50, 100),
+                "target": 90.0,
+                "status": rng.choice(["green", "amber", "red"]),
+                "alarm": False,
+                "computed_at": now,
+            }
+            for d in kpi_engine.definitions(s)
+            for org_id, path in areas
+            if (d.code, org_id) not in have
+            for m in months
+        ]
+        for i in range(0, len(rows), 10_000):
+            s.execute(insert(kpi_engine.KpiValue), rows[i : i + 10_000])
+    return len(rows)
 
 
 def _observations(path: Path) -> None:
@@ -447,6 +468,9 @@ def main() -> None:  # noqa: PLR0915 - one linear measuring script
     url = f"sqlite:///{path}"
     upgrade(url)  # a database cached before a new migration is brought up to date
     db = Database(url)
+    added = _kpi_values(db)
+    if added:
+        print(f"{added:,} stored KPI values added (province, districts, communes × 12 months)")
     with db.session() as s:
         leader = identity.get_user_by_username(s, "bench.leader")
         dl = identity.get_user_by_username(s, "bench.district")

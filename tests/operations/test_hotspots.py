@@ -143,3 +143,41 @@ def test_hotspot_api_returns_geojson_in_scope(client, env, frozen_clock) -> None
     assert r.status_code in (200, 422)
     page = client.get("/ioc/hotspots", headers=env.headers["operator"])
     assert page.status_code == 200 and "Bản đồ điểm nóng" in page.text and "FeatureCollection" in page.text
+
+
+def test_hotspot_layer_is_kept_until_an_incident_changes(client, env, frozen_clock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert, update
+
+    from smartprovince.core.ids import new_id
+    from smartprovince.operations import api_analytics
+    from smartprovince.operations.models import Incident
+
+    computed: list[str] = []
+    real = api_analytics._hotspot_layer
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        computed.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api_analytics, "_hotspot_layer", counting)
+    lon, lat = _planted(12)
+    opened = frozen_clock[0] - timedelta(days=5)
+    org = env.orgs["295"]
+    rows = [{"id": new_id(), "title": "x", "description": "", "source": "history", "category": "road_damage",
+             "severity": "low", "status": "closed", "lat": float(y), "lon": float(x), "address": "", "org_id": org.id,
+             "org_path": org.path, "escalations": 0, "opened_at": opened, "updated_at": opened}
+            for x, y in zip(lon, lat, strict=True)]
+    with env.db.session() as s:
+        s.execute(insert(Incident), rows)
+    url, h = "/api/v1/operations/hotspots?cell_m=1200", env.headers["operator"]
+    first = client.get(url, headers=h)
+    again = client.get(url, headers=h)
+    assert first.status_code == again.status_code == 200 and first.content == again.content
+    assert len(computed) == 1  # the same incidents: the stored layer
+    assert client.get(url, headers=env.headers["other_district"]).json()["meta"]["points"] == 0  # per scope
+    with env.db.session() as s:  # one incident moves: computed again
+        s.execute(update(Incident).where(Incident.id == rows[0]["id"]).values(
+            lon=106.0, updated_at=frozen_clock[0]))
+    assert client.get(url, headers=h).status_code == 200 and len(computed) == 3
+    frozen_clock[0] += timedelta(days=100)  # the window moved past every incident
+    assert client.get(url, headers=h).json()["meta"]["points"] == 0

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from smartprovince import identity
@@ -253,27 +253,47 @@ def export_kpi(code: str, session: DbSession, format: Literal["csv", "xlsx"] = "
                     headers={"Content-Disposition": f'attachment; filename="kpi-{code}.csv"'})
 
 
-def incident_points(session: Session, actor: Actor, *, days: int, category: str | None) -> np.ndarray:
-    """Located incidents the actor may read, opened in the last ``days`` days: rows of (lon, lat, epoch seconds)."""
-    import numpy as np
-
+def _located(stmt: Any, actor: Actor, *, days: int, category: str | None) -> Any:
+    """``stmt`` narrowed to the located incidents the actor may read, opened in the last ``days`` days."""
     no_nul(category)
     since = now() - timedelta(days=days)
-    stmt = select(Incident.lon, Incident.lat, Incident.opened_at).where(
-        Incident.lat.is_not(None), Incident.lon.is_not(None), Incident.opened_at >= since
-    )
+    stmt = stmt.where(Incident.lat.is_not(None), Incident.lon.is_not(None), Incident.opened_at >= since)
     if category:
         stmt = stmt.where(Incident.category == category)
     scopes = actor.scopes(READ)
     if "" not in scopes:
         stmt = stmt.where(or_(*[Incident.org_path.startswith(s) for s in scopes]) if scopes else Incident.id == "")
+    return stmt
+
+
+# Hotspot layers, kept per database, parameters and scope while the incidents they were computed from stay
+# the same: the stamp (how many located incidents the window holds, the newest opened and the newest change)
+# moves with every new, changed or expired incident, so a cached layer is never stale; the wall's hotspot
+# layer is otherwise computed again (Gi*: ≈ 0.5 s) each time someone switches it on.
+_HOTSPOT_CACHE_SIZE = 64
+_hotspot_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], bytes]] = {}
+
+
+def _hotspot_stamp(session: Session, actor: Actor, *, days: int, category: str | None) -> tuple[Any, ...]:
+    stmt = select(func.count(), func.max(Incident.opened_at), func.max(Incident.updated_at))
+    return tuple(session.execute(_located(stmt.select_from(Incident), actor, days=days, category=category)).one())
+
+
+def incident_points(session: Session, actor: Actor, *, days: int, category: str | None) -> np.ndarray:
+    """Located incidents the actor may read, opened in the last ``days`` days: rows of (lon, lat, epoch seconds)."""
+    import numpy as np
+
+    stmt = _located(select(Incident.lon, Incident.lat, Incident.opened_at), actor, days=days, category=category)
     rows = session.execute(stmt).all()
     if not rows:
         return np.empty((0, 3))
     return np.array([(r[0], r[1], r[2].timestamp()) for r in rows], dtype=float)
 
 
-@router.get("/hotspots", response_model=dict[str, Any])
+@router.get(
+    "/hotspots",
+    responses={200: {"description": "A GeoJSON FeatureCollection", "content": {"application/json": {}}}},
+)
 def get_hotspots(
     session: DbSession,
     method: Literal["gi_star", "kde", "dbscan", "emerging"] = "gi_star",
@@ -282,8 +302,40 @@ def get_hotspots(
     cell_m: float = Query(default=1000, ge=100, le=20000),
     slices: int = Query(default=6, ge=2, le=24),
     actor: Actor = Depends(require(READ)),
+) -> Response:
+    """A GeoJSON hotspot layer of incidents (Gi*, kernel density, DBSCAN clusters or emerging hotspots).
+
+    Computed once per set of incidents: the same request while no incident in the window was opened,
+    changed or left it answers the stored layer."""
+    body = hotspot_json(
+        session, actor, method=method, category=category, days=days, cell_m=cell_m, slices=slices
+    )
+    return Response(body, media_type="application/json")
+
+
+def hotspot_json(
+    session: Session, actor: Actor, *, method: str, category: str | None, days: int, cell_m: float, slices: int
+) -> bytes:
+    """The hotspot layer as GeoJSON bytes, from the cache while the incidents' stamp is unchanged."""
+    import orjson
+
+    bind: Any = session.get_bind()
+    key = (str(getattr(bind, "url", id(bind))), method, category, days, cell_m, slices, tuple(actor.scopes(READ)))
+    stamp = _hotspot_stamp(session, actor, days=days, category=category)
+    hit = _hotspot_cache.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    layer = _hotspot_layer(session, actor, method, category, days, cell_m, slices)
+    body = orjson.dumps(layer, option=orjson.OPT_SERIALIZE_NUMPY)
+    if len(_hotspot_cache) >= _HOTSPOT_CACHE_SIZE:
+        _hotspot_cache.clear()
+    _hotspot_cache[key] = (stamp, body)
+    return body
+
+
+def _hotspot_layer(
+    session: Session, actor: Actor, method: str, category: str | None, days: int, cell_m: float, slices: int
 ) -> dict[str, Any]:
-    """A GeoJSON hotspot layer of incidents (Gi*, kernel density, DBSCAN clusters or emerging hotspots)."""
     from smartprovince.operations import hotspots
 
     pts = incident_points(session, actor, days=days, category=category)

@@ -226,8 +226,8 @@ def hotspot_page(
     category = category or None
     error = None
     try:
-        layer = api_analytics.get_hotspots(session=session, method=method, category=category, days=days,
-                                           cell_m=cell_m, slices=6, actor=actor)
+        layer = json.loads(api_analytics.hotspot_json(session, actor, method=method, category=category, days=days,
+                                                      cell_m=cell_m, slices=6))
     except ValidationProblem as exc:
         layer, error = {"type": "FeatureCollection", "features": [], "meta": {}}, exc.detail
     pts = api_analytics.incident_points(session, actor, days=days, category=category)

@@ -231,7 +231,8 @@ def tiles(session: Session, actor: Actor, *, since: datetime, categories: list[s
     critical = sum(n for s, sev, n in rows if s in lifecycle.OPEN_STATUSES and sev == "critical")
     new = sum(n for s, _, n in rows if s == "new")
     escalated = sum(n for s, _, n in rows if s == "escalated")
-    recent = stats(session, actor, since=since, by="org", categories=categories)
+    # Grouped by category, not unit: the totals are the same and no unit names are looked up.
+    recent = stats(session, actor, since=since, by="category", categories=categories)
     resolved = sum(r.resolved for r in recent)
     total = sum(r.total for r in recent)
     ack = [r.mean_minutes_to_acknowledge * r.acknowledged for r in recent if r.mean_minutes_to_acknowledge is not None]

@@ -370,21 +370,29 @@ def area_rows(
     if daily is None:
         daily = daily_sums(session, actor, under=org.path, days=days, metrics=("reports_received", "dossiers_received"))
     centres = {r["area"]: r["layout"].get("center") for r in bundled_rooms() if r.get("area")}
+    # Each unit path belongs to at most one child area: the path segment right below ``org``. Grouping by it
+    # reads every row once (not once per child area: communes × a month of daily counts).
+    depth = len([x for x in org.path.strip("/").split("/") if x])
+
+    def child(path: str) -> str:
+        parts = path.strip("/").split("/")
+        return parts[depth] if len(parts) > depth else ""
+
+    inc_by: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0.0, 0.0, 0])
+    for path, sev, n, lat, lon in inc:
+        g = inc_by[child(path)]
+        g[0] += n
+        g[1] += n if sev == "critical" else 0
+        if lat is not None and lon is not None:
+            g[2], g[3], g[4] = g[2] + lat * n, g[3] + lon * n, g[4] + n
+    sums_by: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for _, path, metric, n in daily:
+        if path.startswith(org.path):
+            sums_by[child(path)][metric] += n
     rows = []
     for k in kids:
-        n_open = n_crit = 0
-        lat_sum = lon_sum = 0.0
-        n_pos = 0
-        for path, sev, n, lat, lon in inc:
-            if path.startswith(k.path):
-                n_open += n
-                n_crit += n if sev == "critical" else 0
-                if lat is not None and lon is not None:
-                    lat_sum, lon_sum, n_pos = lat_sum + lat * n, lon_sum + lon * n, n_pos + n
-        sums: dict[str, int] = defaultdict(int)
-        for _, path, metric, n in daily:
-            if path.startswith(k.path):
-                sums[metric] += n
+        n_open, n_crit, lat_sum, lon_sum, n_pos = inc_by.get(k.id, [0, 0, 0.0, 0.0, 0])
+        sums = sums_by.get(k.id, defaultdict(int))
         centre = centres.get(k.code)
         lat_c, lon_c = (lat_sum / n_pos, lon_sum / n_pos) if n_pos else (centre if centre else (None, None))
         rows.append(
