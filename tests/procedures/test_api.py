@@ -121,7 +121,7 @@ def test_catalog_import_versions_a_changed_procedure(api, client):
     r = client.post("/api/v1/procedures/catalog/import", headers=api("data"),
                     files={"file": ("catalog.csv", io.BytesIO(csv_text.encode()), "text/csv")})
     assert r.status_code == 200, r.text
-    assert r.json() == {"created": ["HD-X-1"], "updated": [BIRTH], "unchanged": []}
+    assert r.json() == {"created": ["HD-X-1"], "updated": [BIRTH], "unchanged": [], "superseded": []}
     assert client.get(f"/api/v1/procedures/catalog/{BIRTH}").json()["version"] == 2
     assert client.get(f"/api/v1/procedures/catalog/{BIRTH}", params={"version": 1}).json()["processing_time"] == 1
     bad = client.post("/api/v1/procedures/catalog/import", headers=api("data"),
