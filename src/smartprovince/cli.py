@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -46,6 +48,17 @@ def _safe_url(url: str) -> str:
 _mounted = False
 
 
+def _command_group(ref: Any) -> typer.Typer:
+    """A module's Typer app, given as itself or as ``"package.module:attribute"`` (imported now)."""
+    if isinstance(ref, str):
+        import importlib
+
+        module_name, _, attribute = ref.partition(":")
+        group: typer.Typer = getattr(importlib.import_module(module_name), attribute)
+        return group
+    return ref  # type: ignore[no-any-return]
+
+
 def mount_module_commands() -> typer.Typer:
     """Add every module's command groups (``smartprovince procedures …``, ``open311 …``) once; returns the app."""
     global _mounted
@@ -54,9 +67,9 @@ def mount_module_commands() -> typer.Typer:
 
         for m in load_modules():
             if m.cli is not None:
-                app.add_typer(m.cli, name=m.name)
+                app.add_typer(_command_group(m.cli), name=m.name)
             for name, group in m.extra_cli.items():
-                app.add_typer(group, name=name)
+                app.add_typer(_command_group(group), name=name)
         _mounted = True
     return app
 

@@ -23,7 +23,9 @@ class Module:
 
     ``api_routers`` are mounted under ``/api/v1``; ``page_routers`` at the root. ``permissions`` maps
     permission code → Vietnamese description. ``demo`` loads the module's demo data
-    (``fn(db, settings, progress)``). ``cli`` is a Typer app mounted as ``smartprovince <name>``.
+    (``fn(db, settings, progress)``). ``cli`` is a Typer app mounted as ``smartprovince <name>``, or
+    its place as ``"package.module:attribute"``, imported only when the command line is built (an API
+    process then never imports Typer and Rich); the same for the values of ``extra_cli``.
     ``on_startup`` runs once when the app starts (e.g. connect an MQTT listener).
     """
 
