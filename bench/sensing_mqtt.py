@@ -124,6 +124,7 @@ def _publisher(url: str, topic: str, path: str, k: int, ready: Any, go: Any, out
     ready.set()
     go.wait()
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     reader.start()
     window = 20_000  # below the 65,535 packet ids, so an id is reused only after its PUBACK
     for i in range(0, len(packets), 500):
@@ -134,7 +135,7 @@ def _publisher(url: str, topic: str, path: str, k: int, ready: Any, go: Any, out
     elapsed = time.perf_counter() - t0
     sock.sendall(b"\xe0\x00")  # DISCONNECT
     sock.close()
-    out.put((acked[0], elapsed))
+    out.put((acked[0], elapsed, time.process_time() - cpu0))
 
 
 class _Publishers:
@@ -161,12 +162,35 @@ class _Publishers:
     def done(self) -> bool:
         return not any(p.is_alive() for p in self.procs)
 
-    def results(self) -> tuple[int, float]:
-        """(messages the broker acknowledged, seconds of the slowest publisher)."""
+    def results(self) -> tuple[int, float, float]:
+        """(messages the broker acknowledged, seconds of the slowest publisher, CPU seconds of all)."""
         got = [self._out.get(timeout=900) for _ in self.procs]
         for proc in self.procs:
             proc.join(30)
-        return sum(n for n, _ in got), max(e for _, e in got)
+        return sum(n for n, _, _ in got), max(e for _, e, _ in got), sum(c for _, _, c in got)
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process on this machine has used so far; 0 when unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _backends(url: str) -> list[int]:
+    """PostgreSQL server processes connected to the scratch database."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    with psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                         dbname=u.database, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid()").fetchall()
+    return [r[0] for r in rows]
 
 
 def _bridge(url: str, mqtt_url: str, client_id: str, ready: Any, stop: Any, out: Any) -> None:
@@ -212,6 +236,7 @@ def _rows_counter(url: str) -> Any:
         return state["rows"]
 
     count.close = conn.close  # type: ignore[attr-defined]
+    count.pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[attr-defined,index]
     return count
 
 
@@ -387,7 +412,7 @@ def main() -> None:
         # 1. The publishers alone, on topics nobody subscribes to: the rate MQTT input reaches here.
         pubs = _Publishers(mqtt_url, [f"sp-bench/baseline/{k}" for k in range(publishers)], files)
         pubs.go()
-        acked, seconds = pubs.results()
+        acked, seconds, _ = pubs.results()
         alone = acked / seconds
 
         # 2. End to end: the same publishers while the bridge stores into PostgreSQL.
@@ -399,6 +424,7 @@ def main() -> None:
         count = _rows_counter(url)
         pubs = _Publishers(mqtt_url, [f"v1.1/Datastreams({i})/Observations" for i in ids], files)
         cpu0 = os.times()
+        broker_cpu0 = _cpu_of(broker.pid) if broker is not None else 0.0
         t0 = pubs.go()
         rows, shown, still = 0, t0, t0
         deadline = t0 + 900
@@ -415,7 +441,9 @@ def main() -> None:
                 print(f"  … {rows:,} of {sent:,} rows after {now - t0:.0f} s", flush=True)
         elapsed = time.perf_counter() - t0 if rows >= sent else still - t0
         cpu1 = os.times()
-        delivered, published = pubs.results()
+        broker_cpu = _cpu_of(broker.pid) - broker_cpu0 if broker is not None else 0.0
+        pg_cpu = sum(_cpu_of(pid) for pid in _backends(url) if pid != count.pid)  # the bridge's, since they opened
+        delivered, published, pub_cpu = pubs.results()
         count.close()
         stop.set()
         stats = out.get(timeout=60)
@@ -431,6 +459,13 @@ def main() -> None:
         print(f"  bridge process CPU: {stats['cpu']:.2f} s = {stats['stored'] / max(stats['cpu'], 1e-9):,.0f} msg "
               f"per CPU second; publishers: {delivered:,} acknowledged by the broker after {published:.2f} s "
               f"({delivered / published:,.0f} msg/s while the bridge ran)")
+        per = {"bridge": stats["cpu"], "broker": broker_cpu, "PostgreSQL server process": pg_cpu,
+               "publishers": pub_cpu}
+        total_cpu = sum(per.values())
+        if broker is not None and pg_cpu > 0:
+            print("  CPU per message, end to end: " + ", ".join(f"{k} {v / rows * 1e6:.1f} µs" for k, v in per.items())
+                  + f"; in all {total_cpu / rows * 1e6:.1f} µs → two idle cores could carry "
+                  f"{2 * rows / total_cpu:,.0f} msg/s (PostgreSQL's WAL writer and checkpointer not counted)")
         print(f"  publishers alone (same lines, topic without subscriber, last PUBACK): {alone:,.0f} msg/s "
               f"({acked:,} acknowledged)")
         print(f"  ratio end to end / publishers alone: {e2e / alone:.2f}")
