@@ -6,7 +6,6 @@ from typing import Any
 
 from smartprovince.core.modules import Module, NavLink
 from smartprovince.feedback import api, demo, events, jobs, open311, pages, warehouse
-from smartprovince.feedback.cli import cli, open311_cli
 from smartprovince.feedback.config import FeedbackSettings
 
 PERMISSIONS = {
@@ -42,8 +41,8 @@ module = Module(
         NavLink("console", "Phản ánh hiện trường", "/console/feedback", "feedback.report.read"),
         NavLink("console", "Thống kê phản ánh", "/console/feedback/stats", "feedback.stats.read"),
     ],
-    cli=cli,
-    extra_cli={"open311": open311_cli},
+    cli="smartprovince.feedback.cli:cli",  # imported by the command line only
+    extra_cli={"open311": "smartprovince.feedback.cli:open311_cli"},
     demo=demo.load,
     demo_order=300,
     warehouse_feeds=[warehouse.FEED],
