@@ -5,7 +5,6 @@ from __future__ import annotations
 from smartprovince.core.modules import Module, NavLink
 from smartprovince.procedures import api, demo, pages, warehouse
 from smartprovince.procedures import events as _events  # noqa: F401 - importing registers the bus handlers
-from smartprovince.procedures.cli import cli
 
 PERMISSIONS = {
     "procedures.catalog.manage": "Quản lý danh mục thủ tục hành chính",
@@ -33,7 +32,7 @@ module = Module(
         NavLink("console", "Hồ sơ thủ tục hành chính", "/console/procedures", "procedures.dossier.read"),
         NavLink("console", "Thống kê thủ tục hành chính", "/console/procedures/stats", "procedures.stats.read"),
     ],
-    cli=cli,
+    cli="smartprovince.procedures.cli:cli",  # imported by the command line only
     demo=demo.load,
     demo_order=200,
     warehouse_feeds=[warehouse.FEED],
