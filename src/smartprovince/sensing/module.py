@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from smartprovince.core.modules import Module, NavLink
 from smartprovince.sensing import api, demo, mqtt, pages, warehouse
-from smartprovince.sensing.cli import cli
 
 PERMISSIONS = {
     "sensing.sta.write": "Ghi dữ liệu SensorThings (trạm, luồng dữ liệu, kết quả quan trắc)",
@@ -26,7 +25,7 @@ module = Module(
         NavLink("ioc", "Trạm quan trắc", "/portal/sensing"),
         NavLink("console", "Cảnh báo cảm biến", "/console/sensing/alerts", "sensing.alert.read"),
     ],
-    cli=cli,
+    cli="smartprovince.sensing.cli:cli",  # imported by the command line only
     demo=demo.load,
     warehouse_feeds=[warehouse.FEED],
     demo_order=300,
