@@ -86,3 +86,11 @@ def load(
         Console().print(f"  row {e['row']} {e['field'] or ''} {e['code']}: {e['message']}")
     if result.status == "rejected":
         raise typer.Exit(2)
+
+
+# `smartprovince datahub load|pull|run-due` join the warehouse commands in the module's command group.
+from smartprovince.datahub import warehouse_cli  # noqa: E402 - after the commands above are defined
+
+warehouse_cli.cli.registered_commands.extend(cli.registered_commands)
+group = warehouse_cli.cli
+"""The module's command group ``smartprovince datahub`` (named in the manifest, imported by the CLI only)."""

@@ -12,15 +12,10 @@ from smartprovince.datahub import (
     demo,
     pages,
     scheduler,
-    warehouse_cli,
     warehouse_feeds,
     warehouse_jobs,
 )
-from smartprovince.datahub import cli as datahub_cli
 from smartprovince.datahub.config import DatahubSettings
-
-# `smartprovince datahub load|pull|run-due` join the module's command group.
-warehouse_cli.cli.registered_commands.extend(datahub_cli.cli.registered_commands)
 
 PERMISSIONS = {
     "datahub.dataset.read": "Xem bộ dữ liệu nội bộ và trường dữ liệu cá nhân của đơn vị",
@@ -57,7 +52,7 @@ module = Module(
     demo=demo.load,
     demo_order=300,
     warehouse_feeds=[warehouse_feeds.dataset_feeds],
-    cli=warehouse_cli.cli,
+    cli="smartprovince.datahub.cli:group",  # imported by the command line only
     on_startup=[warehouse_jobs.start, scheduler.start],
     on_shutdown=[warehouse_jobs.stop, scheduler.stop],
     setup_app=setup_app,
