@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import gc
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from smartprovince.app import _install_error_handlers
+from smartprovince.core.deps import DbSession
+from smartprovince.core.errors import Conflict
 
 
 def test_startup_freezes_the_long_lived_objects_and_shutdown_thaws_them(app) -> None:
@@ -14,3 +20,47 @@ def test_startup_freezes_the_long_lived_objects_and_shutdown_thaws_them(app) -> 
         assert gc.get_freeze_count() > before + 10_000
         assert client.get("/healthz").status_code == 200
     assert gc.get_freeze_count() == 0  # a test process builds many apps; none stays frozen
+
+
+# … and the request's database session costs one trip to the thread pool (its end), not two.
+
+
+def _app_with_routes(database):  # type: ignore[no-untyped-def]
+    """A bare app using the platform's ``DbSession``: a route that writes, one that writes then fails, one idle."""
+    app = FastAPI()
+    app.state.db = database
+    _install_error_handlers(app)
+
+    @app.post("/write")
+    def write(session: DbSession) -> dict[str, bool]:
+        session.execute(text("INSERT INTO probe (name) VALUES ('kept')"))
+        return {"ok": True}
+
+    @app.post("/write-then-fail")
+    def write_then_fail(session: DbSession) -> dict[str, bool]:
+        session.execute(text("INSERT INTO probe (name) VALUES ('half')"))
+        raise Conflict("refused after writing")
+
+    @app.post("/write-then-crash")
+    async def write_then_crash(session: DbSession) -> dict[str, bool]:
+        session.execute(text("INSERT INTO probe (name) VALUES ('crash')"))
+        raise RuntimeError("bug")
+
+    @app.get("/idle")
+    def idle(session: DbSession) -> dict[str, bool]:
+        return {"ok": session.get_transaction() is None}
+
+    return app
+
+
+def test_the_request_session_commits_on_success_and_leaves_nothing_half_written(database) -> None:
+    with database.session() as s:
+        s.execute(text("CREATE TABLE probe (name TEXT)"))
+    with TestClient(_app_with_routes(database), raise_server_exceptions=False) as client:
+        assert client.post("/write").status_code == 200
+        r = client.post("/write-then-fail")
+        assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+        assert client.post("/write-then-crash").status_code == 500
+        assert client.get("/idle").json() == {"ok": True}
+    with database.session() as s:
+        assert [n for (n,) in s.execute(text("SELECT name FROM probe"))] == ["kept"]
