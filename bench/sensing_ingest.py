@@ -8,7 +8,7 @@ uvicorn in a child process (one worker, the in-process event bus running), and p
   everything included (parsing, checks, insert, rollups, thresholds, audit, event, commit, response).
   The client is ``wrk`` (another process, C) when it is installed (``apt-get install -y wrk``): a Lua
   script posts ``SENSING_BENCH_BODIES`` (default 30) different bodies in turn for
-  ``SENSING_BENCH_SECONDS`` (default 3) over 1 and then 2 connections (``SENSING_BENCH_CONNECTIONS``,
+  ``SENSING_BENCH_SECONDS`` (default 2) over 1 and then 2 connections (``SENSING_BENCH_CONNECTIONS``,
   default ``1,2``: with two, one request is parsed while the other's rows are written);
   bodies come round again, so a run stores a body's rows twice, as a device that resends would.
   Without ``wrk`` the benchmark says so and posts ``SENSING_BENCH_HTTP_OBS`` observations (default
@@ -16,8 +16,8 @@ uvicorn in a child process (one worker, the in-process event bus running), and p
   same machine, so the rate is lower);
 * direct insert: the same kind of rows inserted into the same database engine in 10,000-row
   transactions with raw DBAPI ``executemany`` of prepared tuples (the physical limit; the ratio is
-  taken against it), and once with SQLAlchemy Core. ``SENSING_BENCH_ROUNDS`` (default 3) rounds
-  alternate a direct insert of 100,000 rows and an HTTP run, so both see the same machine load (the
+  taken against it), and once with SQLAlchemy Core. ``SENSING_BENCH_ROUNDS`` (default 6) rounds
+  alternate a direct insert of 150,000 rows and the HTTP runs, so both see the same machine load (the
   server stays up, idle, during the direct insert); rates are totals over the rounds.
 
 The hourly series over 10 M observations is ``bench/sensing_series.py``; MQTT through Mosquitto into
@@ -216,14 +216,14 @@ def _direct_core(url: str, ds: int, total: int) -> float:
 
 def main() -> None:
     batch = int(os.environ.get("SENSING_BENCH_BATCH", "10000"))
-    seconds = int(os.environ.get("SENSING_BENCH_SECONDS", "3"))
-    rounds = int(os.environ.get("SENSING_BENCH_ROUNDS", "3"))
+    seconds = int(os.environ.get("SENSING_BENCH_SECONDS", "2"))
+    rounds = int(os.environ.get("SENSING_BENCH_ROUNDS", "6"))
     wrk = shutil.which("wrk")
     # Python client: one connection (it posts one request after another).
     connections = [int(c) for c in os.environ.get("SENSING_BENCH_CONNECTIONS", "1,2").split(",")] if wrk else [1]
     count = int(os.environ.get("SENSING_BENCH_BODIES", "30")) if wrk else (
         int(os.environ.get("SENSING_BENCH_HTTP_OBS", "300000")) // batch)
-    direct_rows = 100_000
+    direct_rows = 150_000
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         url = f"sqlite:///{work / 'bench.db'}"
@@ -241,7 +241,7 @@ def main() -> None:
             _http_python(base, bodies[:1], auth, proc.pid)  # warm-up (imports, first queries)
             share = max(1, (len(bodies) - 1) // rounds)
             for r in range(rounds):
-                rate, cpu = _direct_raw(url, ds_direct, direct_rows, datetime(2025, 6 + r, 1, tzinfo=UTC))
+                rate, cpu = _direct_raw(url, ds_direct, direct_rows, datetime(2026 + r, 6, 1, tzinfo=UTC))
                 direct_rates.append(rate)
                 direct_wall += direct_rows / rate
                 direct_cpu += direct_rows / cpu
