@@ -132,7 +132,7 @@ def _database() -> Path:
 
 def _change(db: Any, n: int) -> None:
     """``n`` dossiers get one more action and a new status (what a day of work does)."""
-    from sqlalchemy import select, update
+    from sqlalchemy import func, select, update
 
     from smartprovince.core.ids import new_id
     from smartprovince.procedures.models import Dossier, DossierAction
@@ -143,9 +143,12 @@ def _change(db: Any, n: int) -> None:
         if not ids:
             return
         s.execute(update(Dossier).where(Dossier.id.in_(ids)).values(status=9, finished_at=datetime.now(UTC)))
+        # the next action number of each (an earlier run on a cached database added some already)
+        last = dict(s.execute(select(DossierAction.dossier_id, func.max(DossierAction.seq))
+                              .where(DossierAction.dossier_id.in_(ids)).group_by(DossierAction.dossier_id)).all())
         s.execute(DossierAction.__table__.insert(), [
-            {"id": new_id(), "dossier_id": i, "seq": 2, "verb": "finish", "to_status": 9, "at": datetime.now(UTC)}
-            for i in ids])
+            {"id": new_id(), "dossier_id": i, "seq": last.get(i, 0) + 1, "verb": "finish", "to_status": 9,
+             "at": datetime.now(UTC)} for i in ids])
 
 
 def _delete(db: Any, n: int) -> None:
