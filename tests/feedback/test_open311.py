@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from fastapi.testclient import TestClient
-from jsonschema import Draft7Validator
+from jsonschema import Draft4Validator, Draft7Validator, FormatChecker
 from PIL import Image
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
@@ -23,15 +24,42 @@ SCHEMAS = Path(__file__).with_name("open311_schemas")
 BASE = "http://testserver/open311/v2"
 
 
+# jsonschema checks "date-time" only when the optional rfc3339-validator is installed; check it here instead
+# (RFC 3339: a date, "T", a time and a time zone), so a naive time in a response fails the test.
+FORMATS = FormatChecker()
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _rfc3339(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if "T" not in value.upper():
+        raise ValueError("no T between date and time")
+    if datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")).tzinfo is None:
+        raise ValueError("no time zone")
+    return True
+
+
 def _validator(name: str) -> Draft7Validator:
     resources = {p.name: Resource.from_contents(json.loads(p.read_text("utf-8")), default_specification=DRAFT7)
-                 for p in SCHEMAS.glob("*.json")}
+                 for p in SCHEMAS.glob("*.json") if p.name != "swagger.json"}
     registry = Registry().with_resources(resources.items())
-    return Draft7Validator(json.loads((SCHEMAS / name).read_text("utf-8")), registry=registry)
+    return Draft7Validator(json.loads((SCHEMAS / name).read_text("utf-8")), registry=registry,
+                           format_checker=FORMATS)
 
 
 def _check(name: str, data: Any) -> None:
     errors = sorted(_validator(name).iter_errors(data), key=str)
+    assert not errors, [e.message for e in errors]
+
+
+def _check_swagger(definition: str, data: Any) -> None:
+    """Validate against a definition of the community's Swagger 2.0 description (``swagger.json``): the POST
+    answer (``RequestResponse``) and the token answer (``TokenResponse``) have no separate JSON Schema."""
+    swagger = json.loads((SCHEMAS / "swagger.json").read_text("utf-8"))
+    schema = {"type": "array", "minItems": 1, "items": {"$ref": f"#/definitions/{definition}"},
+              "definitions": swagger["definitions"]}
+    errors = sorted(Draft4Validator(schema, format_checker=FORMATS).iter_errors(data), key=str)
     assert not errors, [e.message for e in errors]
 
 
@@ -103,6 +131,7 @@ def test_post_needs_a_key_then_requests_validate(client: TestClient, orgs: Any, 
     r = _post(client, api_key)
     assert r.status_code == 200, r.text
     created = r.json()
+    _check_swagger("RequestResponse", created)  # account_id, when present, must be a string: not sent at all
     assert created[0]["service_request_id"].startswith("PA") and created[0]["token"]
     code, token = created[0]["service_request_id"], created[0]["token"]
 
@@ -116,7 +145,15 @@ def test_post_needs_a_key_then_requests_validate(client: TestClient, orgs: Any, 
     _check("requests.json", listing)
     assert [x["service_request_id"] for x in listing] == [code]
     assert client.get("/open311/v2/requests.json?status=closed").json() == []
-    assert client.get(f"/open311/v2/tokens/{token}.json").json() == [{"service_request_id": code, "token": token}]
+    by_token = client.get(f"/open311/v2/tokens/{token}.json").json()
+    _check_swagger("TokenResponse", by_token)
+    assert by_token == [{"service_request_id": code, "token": token}]
+    # "status ... can be declared multiple times, comma delimited" (GeoReport v2)
+    both = client.get("/open311/v2/requests.json?status=open,closed").json()
+    _check("requests.json", both)
+    assert [x["service_request_id"] for x in both] == [code]
+    assert client.get("/open311/v2/requests.json?status=closed,open").json() == both
+    assert client.get("/open311/v2/requests.json?status=open,nope").status_code == 400
     assert client.get("/open311/v2/requests.json?start_date=yesterday").status_code == 400
     assert _post(client, api_key, service_code="nope").status_code == 422
 

@@ -182,9 +182,11 @@ def list_requests(fmt: Fmt, request: Request, session: DbSession, _: Actor = Dep
     if ids:
         rows = list(session.scalars(select(Report).where(Report.code.in_(ids)).order_by(Report.created_at.desc())))
     else:
-        status = q.get("status")
-        if status and status not in ("open", "closed"):
-            raise BadRequest("status must be open or closed.")
+        # GeoReport v2: status "can be declared multiple times, comma delimited" (open,closed = every status).
+        wanted = {x.strip() for x in (q.get("status") or "").split(",") if x.strip()}
+        if not wanted <= {"open", "closed"}:
+            raise BadRequest("status must be open, closed or both (comma delimited).")
+        status = wanted.pop() if len(wanted) == 1 else None
         end = _parse_dt(q.get("end_date"), "end_date") or clock.now()
         start = _parse_dt(q.get("start_date"), "start_date") or end - timedelta(days=90)
         if end - start > timedelta(days=90):
@@ -263,6 +265,7 @@ async def create_request(fmt: Fmt, request: Request, session: DbSession,
         reporter_phone=str(form.get("phone") or "") or None, channel="open311", client_id=client.id, photos=uploads),
         video_limits=api.video_limits(request))
     row = {"service_request_id": r.code, "token": r.token,
-           "service_notice": f"Hạn xử lý: {r.due_at.astimezone(clock.VN_TZ):%d/%m/%Y %H:%M}", "account_id": None}
+           "service_notice": f"Hạn xử lý: {r.due_at.astimezone(clock.VN_TZ):%d/%m/%Y %H:%M}"}
+    # No account_id: the specification makes it optional and types it as a string, so null would be invalid.
     return _out(fmt, "service_requests", "request", [row])
 
