@@ -101,9 +101,10 @@ def _serve(url: str, port: int) -> None:
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 
-def _hwm_mb(pid: int) -> float:
+def _hwm_mb(pid: int, field: str = "VmHWM") -> float:
+    """Peak (``VmHWM``) or current (``VmRSS``) resident memory of a process, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -130,6 +131,7 @@ def _download(db_path: Path) -> tuple[int, float, float, float]:
                 time.sleep(0.2)
         assert proc.pid is not None
         idle = _hwm_mb(proc.pid)
+        print(f"server idle after start-up: RSS {_hwm_mb(proc.pid, 'VmRSS'):,.0f} MB, peak so far {idle:,.0f} MB")
         started, size = time.perf_counter(), 0
         with httpx.stream("GET", base + "/opendata/bench/download/csv", timeout=None) as r:
             for chunk in r.iter_bytes():
