@@ -5,10 +5,12 @@ from __future__ import annotations
 import stat
 from typing import Any
 
+from rich.console import Console
 from sqlalchemy import func, select
 
 from smartprovince import identity
 from smartprovince.core.security import SYSTEM
+from smartprovince.demo import loader
 from smartprovince.feedback import demo, queries
 from smartprovince.feedback.models import ApiClient, Report
 
@@ -30,3 +32,8 @@ def test_demo_loads_once(database: Any, settings: Any) -> None:
     assert handled > 0.85
     key_file = settings.data_dir / "open311-demo-key.txt"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and key_file.read_text().startswith("o311_")
+
+    # `make run` / `demo accounts` print the key with the demo accounts (not only during the first load)
+    console = Console(record=True, width=200)
+    loader.print_accounts(settings, console)
+    assert key_file.read_text().strip() in console.export_text()

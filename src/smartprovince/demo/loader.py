@@ -279,20 +279,27 @@ def ensure_demo(settings: Settings, console: Console, *, db: Database | None = N
 
 
 def print_accounts(settings: Settings, console: Console) -> None:
-    """Print the demo accounts as a table: username, role, organisation, password."""
+    """Print the demo accounts as a table (username, role, organisation, password), then the demo API keys."""
     accounts = read_accounts(settings)
     if not accounts:
         console.print("No demo accounts in this data folder (demo not loaded).")
-        return
-    table = Table(title=f"Tài khoản mẫu — demo accounts (kept in {accounts_path(settings)})")
-    # Usernames and passwords are copied by hand: never wrap them, squeeze the other columns instead.
-    table.add_column("Tên đăng nhập\nusername", no_wrap=True)
-    table.add_column("Vai trò\nrole")
-    table.add_column("Tổ chức\norganisation")
-    table.add_column("Mật khẩu\npassword", no_wrap=True)
-    for a in accounts:
-        table.add_row(a["username"], a["role_label"], a["organisation"], a["password"])
-    console.print(table)
+    else:
+        table = Table(title=f"Tài khoản mẫu — demo accounts (kept in {accounts_path(settings)})")
+        # Usernames and passwords are copied by hand: never wrap them, squeeze the other columns instead.
+        table.add_column("Tên đăng nhập\nusername", no_wrap=True)
+        table.add_column("Vai trò\nrole")
+        table.add_column("Tổ chức\norganisation")
+        table.add_column("Mật khẩu\npassword", no_wrap=True)
+        for a in accounts:
+            table.add_row(a["username"], a["role_label"], a["organisation"], a["password"])
+        console.print(table)
+    # API keys that modules' demo hooks issued to demo client applications, one file each
+    # (DATA_DIR/<name>-demo-key.txt, mode 0600; the feedback module's Open311 key is "open311").
+    for path in sorted(settings.data_dir.glob("*-demo-key.txt")):
+        key = path.read_text("utf-8").strip()
+        if key:
+            name = path.name.removesuffix("-demo-key.txt")
+            console.print(f"Khóa API {name} (demo) — {name} API key: {key}  ({path})", soft_wrap=True)
 
 
 def reset_database(settings: Settings) -> None:
