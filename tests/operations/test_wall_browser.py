@@ -96,6 +96,41 @@ def live(tmp_path: Path, serve) -> Iterator[tuple[str, Any]]:  # type: ignore[no
                     kpi_engine.compute_kpi(s, actor=SYSTEM, code=code, period=month, org_id=org.id if org else None)
                 except Exception:  # noqa: BLE001, S112 - a KPI without data simply shows no value
                     continue
+        # The top row's stored values, as the KPI run leaves them (province and the district, two months).
+        from smartprovince.core.ids import new_id
+
+        before = (now() - timedelta(days=62)).strftime("%Y-%m")
+        headline_values = {
+            "d766_received": (41250, 38900, 3120, 2950),
+            "d766_online_rate": (61.4, 58.2, 66.0, 60.5),
+            "d766_on_time_rate": (97.8, 98.4, 99.1, 97.2),
+            "d766_finished": (40100, 37800, 3050, 2890),
+            "reports_received": (1840, 1712, 152, 160),
+            "reports_handled_rate": (92.5, 94.1, 88.0, 91.3),
+            "reports_on_time_rate": (86.0, 88.2, 81.5, 84.0),
+        }
+        from sqlalchemy import delete
+
+        s.execute(delete(kpi_engine.KpiValue).where(kpi_engine.KpiValue.kpi_code.in_(list(headline_values))))
+        for code, values in headline_values.items():
+            target = {"d766_on_time_rate": 95.0, "reports_handled_rate": 90.0}.get(code)
+            for org, (cur, prev) in ((None, values[:2]), (district, values[2:])):
+                for period, value in ((month, cur), (before, prev)):
+                    status = "none" if target is None else ("green" if value >= target else "amber")
+                    s.add(
+                        kpi_engine.KpiValue(
+                            id=new_id(),
+                            kpi_code=code,
+                            period=period,
+                            org_id=org.id if org else "",
+                            org_path=org.path if org else "",
+                            value=value,
+                            target=target,
+                            status=status,
+                            alarm=False,
+                            computed_at=now(),
+                        )
+                    )
     cameras.load_demo(db, settings, lambda *a, **k: None)
     yield serve(create_app(settings, db=db)), db
     db.dispose()
