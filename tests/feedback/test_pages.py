@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from PIL import Image
 
 
 def _csrf(html: str) -> str:
@@ -117,3 +119,43 @@ def test_map_geojson_filters_cap_and_time(client: TestClient, orgs: Any) -> None
     small = client.get("/api/v1/feedback/map?bbox=106.3,20.93,106.4,20.95").json()["features"]
     wide = client.get(url).json()["features"]
     assert [f["properties"]["code"] for f in small] == [f["properties"]["code"] for f in wide][1:]
+
+
+def _jpeg_with_camera_and_gps() -> bytes:
+    exif = Image.Exif()
+    exif[0x0110] = "OfficerPhone 7"  # Model
+    exif[0x8825] = {1: "N", 2: (20.0, 57.0, 3.0), 3: "E", 4: (106.0, 12.0, 4.0)}  # GPS IFD
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (30, 160, 30)).save(out, format="JPEG", exif=exif)
+    assert b"OfficerPhone" in out.getvalue()
+    return out.getvalue()
+
+
+def test_officer_resolves_with_a_photo_of_the_result(client: TestClient, orgs: Any, make_user: Any,
+                                                     login: Any) -> None:
+    """The unit resolves with a note and a photo of the result: the public page shows the cleaned photo
+    (no camera model, no GPS) as a result, beside the reporter's own."""
+    created = client.post("/api/v1/feedback/reports", json={"category": "waste", "description": "Rác ven đường",
+                                                            "lat": 20.951, "lon": 106.201, "area_code": "10891"})
+    assert created.status_code == 201, created.text
+    code, report_id = created.json()["code"], created.json()["id"]
+    officer = make_user("cb.ketqua", role="district_leader", org="295")
+    with TestClient(client.app) as oc:
+        login(officer, using=oc)
+        token = _csrf(oc.get(f"/console/feedback/{report_id}").text)
+        assert oc.post(f"/console/feedback/{report_id}", data={"csrf_token": token, "action": "accept"},
+                       follow_redirects=False).status_code == 303
+        r = oc.post(f"/console/feedback/{report_id}", data={"csrf_token": token, "action": "resolve",
+                                                            "note": "Đã thu gom"},
+                    files=[("photos", ("ket-qua.jpg", _jpeg_with_camera_and_gps(), "image/jpeg"))],
+                    follow_redirects=False)
+        assert r.status_code == 303
+    public = client.get(f"/api/v1/feedback/reports/{code}").json()
+    assert public["status"] == "resolved"
+    results = [m for m in public["media_items"] if m["kind"] == "result"]
+    assert len(results) == 1 and results[0]["content_type"] == "image/jpeg"
+    photo = client.get(results[0]["url"].replace("http://testserver", ""))
+    assert photo.status_code == 200 and b"OfficerPhone" not in photo.content
+    assert not Image.open(io.BytesIO(photo.content)).getexif()
+    page = client.get(f"/portal/feedback/{code}", headers={"accept": "text/html"}).text
+    assert results[0]["url"].replace("http://testserver", "") in page and "Đã thu gom" in page
