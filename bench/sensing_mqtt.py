@@ -257,6 +257,8 @@ def _own_broker() -> tuple[Any, str]:
 
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(exe):
+        print("  the mosquitto program is missing (apt-get install -y mosquitto): using the broker at 127.0.0.1:1883, "
+              "whose settings may throttle and drop (see BROKER_CONF)")
         return None, "mqtt://127.0.0.1:1883"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -309,3 +309,24 @@ def test_the_bridge_reconnects_after_losing_the_broker(database: Database, broke
     finally:
         bridge.stop()
         _forget_session(broker_url, client_id)
+
+
+@pytest.mark.slow
+def test_bridges_in_a_shared_subscription_split_the_messages(database: Database, broker_url: str) -> None:
+    ds_id = _datastream(database)
+    topic = f"v1.1/Datastreams({ds_id})/Observations"
+    group = f"sp-test-{ds_id}"
+    bridges = [MqttBridge(database, broker_url, client_id=f"{group}-{k}", share_group=group, batch_size=50,
+                          max_wait=0.01) for k in range(2)]
+    for bridge in bridges:
+        bridge.start()
+    try:
+        assert all(bridge.connected.wait(20) for bridge in bridges)
+        assert _publish(broker_url, topic, 400) == 400
+        assert _wait_for(database, ds_id, 400) == (400, 400)
+        assert sorted(b.stored > 0 for b in bridges) == [True, True]
+        assert sum(b.stored for b in bridges) == 400
+    finally:
+        for bridge in bridges:
+            bridge.stop()
+            _forget_session(broker_url, bridge.client_id)
