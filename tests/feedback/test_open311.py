@@ -203,6 +203,13 @@ def test_media_upload_strips_exif_and_checks_type(client: TestClient, orgs: Any,
                       files=[("media", ("x.jpg", b"%PDF-1.4 not a photo", "image/jpeg"))])
     assert bad.status_code == 415
 
+    # a photo over 10 MB is refused with 413 problem+json, and nothing is created
+    huge = _jpeg_with_gps() + bytes(10 * 1024 * 1024)
+    before = client.get("/open311/v2/requests.json").json()
+    too_big = client.post("/open311/v2/requests.json", data=data, files=[("media", ("to.jpg", huge, "image/jpeg"))])
+    assert too_big.status_code == 413 and too_big.headers["content-type"] == "application/problem+json"
+    assert client.get("/open311/v2/requests.json").json() == before
+
 
 def test_rate_limit_per_client(client: TestClient, orgs: Any, api_key: str, database: Any) -> None:
     with database.session() as s:
