@@ -330,3 +330,23 @@ def test_bridges_in_a_shared_subscription_split_the_messages(database: Database,
         for bridge in bridges:
             bridge.stop()
             _forget_session(broker_url, bridge.client_id)
+
+
+def test_the_dead_letters_command_lists_them(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from smartprovince.cli import mount_module_commands
+    from smartprovince.settings import get_settings
+
+    cli = mount_module_commands()
+    bridge, _ = _offline_bridge(database)
+    assert bridge.store([("v1.1/Datastreams(5)/Observations", b"{broken", 1, 1, False, 1)])
+    monkeypatch.setenv("SMARTPROVINCE_DATABASE_URL", database.url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["sensing", "dead-letters"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "v1.1/Datastreams(5)/Observations — payload is not JSON" in result.output
+    assert "'{broken'" in result.output and "1 of 1 shown" in result.output

@@ -162,3 +162,21 @@ def credential(thing_id: int) -> None:
     with db.session() as s:
         secret = service.issue_device_credential(s, actor=SYSTEM, thing_id=thing_id)
     console.print(f"user: {service.DEVICE_PREFIX}{thing_id}\nsecret: {secret}", soft_wrap=True)
+
+
+@cli.command("dead-letters")
+def dead_letters(limit: int = typer.Option(20, min=1, max=1000, help="Số thư lỗi mới nhất / newest first")) -> None:
+    """Thư lỗi MQTT: messages the bridge could not store (newest first) — time, topic, reason, payload."""
+    from smartprovince.sensing.models import MqttDeadLetter
+
+    _, db = _db()
+    with db.session(write=False) as session:
+        total = session.scalar(sa.select(sa.func.count()).select_from(MqttDeadLetter)) or 0
+        rows = list(session.scalars(sa.select(MqttDeadLetter).order_by(MqttDeadLetter.id.desc()).limit(limit)))
+        for d in rows:
+            preview = d.payload[:120].decode("utf-8", "replace")
+            more = f" … ({d.size} bytes)" if d.size > 120 else ""
+            console.print(f"{d.received_at:%Y-%m-%d %H:%M:%S} {d.topic} — {d.reason}\n    {preview!r}{more}",
+                          soft_wrap=True, markup=False)
+    console.print(f"Thư lỗi MQTT / MQTT dead letters: {len(rows)} of {total} shown.")
+    db.dispose()
