@@ -64,3 +64,49 @@ def test_the_request_session_commits_on_success_and_leaves_nothing_half_written(
         assert client.get("/idle").json() == {"ok": True}
     with database.session() as s:
         assert [n for (n,) in s.execute(text("SELECT name FROM probe"))] == ["kept"]
+
+
+# … and an anonymous public GET resolves its actor on the event loop, without calling the resolver.
+
+
+def test_a_request_without_credentials_is_anonymous_without_calling_the_resolver() -> None:
+    from fastapi import Depends, Request
+
+    from smartprovince.core import security
+
+    calls: list[str] = []
+    officer = security.Actor(id="u1", username="officer", kind="officer", auth_method="session",
+                             grants=(security.Grant("x.read", ""),))
+
+    def resolver(request: Request) -> security.Actor:
+        calls.append(request.url.path)
+        return officer if request.cookies.get("sp_session") == "good" else security.ANONYMOUS
+
+    app = FastAPI()
+    _install_error_handlers(app)
+
+    @app.get("/public")
+    def open_route(actor: security.Actor = Depends(security.public("test"))) -> dict[str, str]:
+        return {"kind": actor.kind}
+
+    @app.post("/guarded")
+    def guarded(actor: security.Actor = Depends(security.require("x.read"))) -> dict[str, str]:
+        return {"kind": actor.kind}
+
+    saved = security._resolver, security._carries_credentials
+    security.set_actor_resolver(resolver, carries_credentials=lambda r: "sp_session" in r.cookies)
+    try:
+        client = TestClient(app)
+        assert client.get("/public").json() == {"kind": "anonymous"}
+        assert client.post("/guarded").status_code == 401
+        assert calls == []  # nothing to resolve: no database read for an anonymous visitor
+        client.cookies.set("sp_session", "good")
+        assert client.get("/public").json() == {"kind": "officer"}
+        # A cookie session still needs the CSRF token on an unsafe request; with it the permission holds.
+        r = client.post("/guarded", json={})
+        assert r.status_code == 403 and r.json()["title"] == "CSRF check failed"
+        client.cookies.set("sp_csrf", "t0k3n")
+        assert client.post("/guarded", json={}, headers={"x-csrf-token": "t0k3n"}).json() == {"kind": "officer"}
+        assert calls == ["/public", "/guarded", "/guarded"]
+    finally:
+        security._resolver, security._carries_credentials = saved

@@ -16,11 +16,12 @@ The actor itself is resolved by the identity module, which registers ``set_actor
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from smartprovince.core.errors import Forbidden, Unauthorized
 
@@ -94,12 +95,25 @@ def _matches(granted: str, wanted: str) -> bool:
 
 
 _resolver: Callable[[Request], Actor] | None = None
+_carries_credentials: Callable[[Request], bool] | None = None
 
 
-def set_actor_resolver(fn: Callable[[Request], Actor]) -> None:
-    """Installed once by the identity module: turns a request (cookie, bearer, basic) into an Actor."""
-    global _resolver
+def set_actor_resolver(
+    fn: Callable[[Request], Actor], *, carries_credentials: Callable[[Request], bool] | None = None
+) -> None:
+    """Installed once by the identity module: turns a request (cookie, bearer, basic) into an Actor.
+
+    ``carries_credentials(request)`` is a cheap test without I/O: false when the request holds nothing
+    the resolver reads (no Authorization header, no session cookie). Such a request is anonymous at
+    once, without calling the resolver (which may read the database).
+    """
+    global _resolver, _carries_credentials
     _resolver = fn
+    _carries_credentials = carries_credentials
+
+
+def _plainly_anonymous(request: Request) -> bool:
+    return _resolver is None or (_carries_credentials is not None and not _carries_credentials(request))
 
 
 def current_actor(request: Request) -> Actor:
@@ -107,9 +121,26 @@ def current_actor(request: Request) -> Actor:
     cached = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
-    actor = _resolver(request) if _resolver else ANONYMOUS
+    resolver = _resolver
+    actor = ANONYMOUS if resolver is None or _plainly_anonymous(request) else resolver(request)
     request.state.actor = actor
     return actor
+
+
+async def current_actor_async(request: Request) -> Actor:
+    """``current_actor`` for code on the event loop (the route dependencies below).
+
+    A request without credentials — most public GETs — is answered at once; only one that carries
+    some goes to the thread pool, because resolving it reads the database. A synchronous dependency
+    would cost a trip to the thread pool on every request.
+    """
+    cached = getattr(request.state, "actor", None)
+    if cached is not None:
+        return cached
+    if _plainly_anonymous(request):
+        request.state.actor = ANONYMOUS
+        return ANONYMOUS
+    return await run_in_threadpool(current_actor, request)
 
 
 def verify_csrf(request: Request, form_token: str | None = None) -> None:
@@ -129,41 +160,45 @@ def _check_csrf(request: Request, actor: Actor) -> None:
         verify_csrf(request)
 
 
-def require(permission: str) -> Callable[[Request], Actor]:
+def _permitted(request: Request, actor: Actor, permission: str | None) -> Actor:
+    if not actor.is_authenticated:
+        raise Unauthorized()
+    _check_csrf(request, actor)
+    if permission is not None and not actor.has(permission):
+        raise Forbidden(f"Missing permission {permission}")
+    return actor
+
+
+def check_permission(request: Request, permission: str) -> Actor:
+    """What ``require(permission)`` checks, for synchronous code that resolves the actor itself."""
+    return _permitted(request, current_actor(request), permission)
+
+
+def require(permission: str) -> Callable[[Request], Awaitable[Actor]]:
     """Dependency: the actor must hold ``permission`` (somewhere); returns the actor."""
 
-    def dependency(request: Request) -> Actor:
-        actor = current_actor(request)
-        if not actor.is_authenticated:
-            raise Unauthorized()
-        _check_csrf(request, actor)
-        if not actor.has(permission):
-            raise Forbidden(f"Missing permission {permission}")
-        return actor
+    async def dependency(request: Request) -> Actor:
+        return _permitted(request, await current_actor_async(request), permission)
 
     dependency.__permission__ = permission  # type: ignore[attr-defined]
     return dependency
 
 
-def authenticated() -> Callable[[Request], Actor]:
+def authenticated() -> Callable[[Request], Awaitable[Actor]]:
     """Dependency: any logged-in user."""
 
-    def dependency(request: Request) -> Actor:
-        actor = current_actor(request)
-        if not actor.is_authenticated:
-            raise Unauthorized()
-        _check_csrf(request, actor)
-        return actor
+    async def dependency(request: Request) -> Actor:
+        return _permitted(request, await current_actor_async(request), None)
 
     dependency.__permission__ = "@authenticated"  # type: ignore[attr-defined]
     return dependency
 
 
-def public(reason: str) -> Callable[[Request], Actor]:
+def public(reason: str) -> Callable[[Request], Awaitable[Actor]]:
     """Dependency: anybody may call this route (``reason`` says why); returns the actor, maybe anonymous."""
 
-    def dependency(request: Request) -> Actor:
-        return current_actor(request)
+    async def dependency(request: Request) -> Actor:
+        return await current_actor_async(request)
 
     dependency.__public__ = reason  # type: ignore[attr-defined]
     return dependency

@@ -63,6 +63,12 @@ def resolve_actor(request: Request) -> Actor:
     return ANONYMOUS
 
 
+def carries_credentials(request: Request) -> bool:
+    """Whether ``request`` holds anything ``resolve_actor`` reads (no I/O): an Authorization header or
+    the session cookie. Without them the actor is anonymous and the resolver is not called."""
+    return "authorization" in request.headers or SESSION_COOKIE in request.cookies
+
+
 def _decode_basic(credentials: str) -> tuple[str, str]:
     try:
         text = base64.b64decode(credentials, validate=True).decode("utf-8")

@@ -14,9 +14,9 @@ from smartprovince.identity.roles import PERMISSIONS, ROLE_GRANTS
 
 def _setup_app(app: Any) -> None:
     """Install the resolver that turns cookies, bearer tokens and Basic credentials into an Actor."""
-    from smartprovince.identity.auth import resolve_actor
+    from smartprovince.identity.auth import carries_credentials, resolve_actor
 
-    set_actor_resolver(resolve_actor)
+    set_actor_resolver(resolve_actor, carries_credentials=carries_credentials)
 
 
 def _sync_roles(app: Any) -> None:

@@ -26,7 +26,7 @@ from smartprovince.core import clock
 from smartprovince.core.db import Database
 from smartprovince.core.deps import DbSession
 from smartprovince.core.errors import BadRequest, NotFound, ValidationProblem
-from smartprovince.core.security import SYSTEM, Actor, public, require
+from smartprovince.core.security import SYSTEM, Actor, check_permission, current_actor, public, require
 from smartprovince.sensing import basic_cache, ingest, queries, service, sta
 from smartprovince.sensing.schemas import (
     AlertList,
@@ -103,8 +103,11 @@ def sta_writer(request: Request) -> Actor:
     return _resolve_basic_user(request, _require_write)
 
 
-_require_write = require(WRITE)
-_public_read = public(_READ)
+def _require_write(request: Request) -> Actor:
+    return check_permission(request, WRITE)
+
+
+_public_read = current_actor
 
 
 def sta_reader(request: Request) -> Actor:
