@@ -131,22 +131,27 @@ def delete_dossier(database, dossier_id: str) -> None:  # type: ignore[no-untype
         s.delete(s.get(Dossier, dossier_id))
 
 
-def test_deleted_rows_leave_the_warehouse(database, settings, place) -> None:  # type: ignore[no-untyped-def]
-    """A dossier deleted at the source gets a tombstone at the next sync; compaction drops it for good."""
+def test_deleted_rows_leave_the_warehouse(database, settings, place, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    """A dossier deleted at the source gets a tombstone when the sync looks for deletions (hourly, or
+    when asked); compaction drops it for good."""
     ids = [add_dossier(database, place) for _ in range(4)]
     assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 4}
     delete_dossier(database, ids[0])
     change_dossier(database, ids[1], status=9, finished_at=T0 + timedelta(days=1))
     delete_dossier(database, ids[2])
-    # the change of ids[1] is read; ids[0] and ids[2] are gone from the view
+    # within the hour the sync reads only the change of ids[1] (reading every key is the costly part)
     assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 1}
-    assert warehouse_status(settings)["feeds"]["dossiers"]["parts"] == 2
+    assert len(warehouse_query(settings, "SELECT id FROM dossiers")) == 4
+    # an hour later it looks for deletions: ids[0] and ids[2] get tombstones and leave the view
+    frozen_clock[0] = T0 + timedelta(seconds=wh.DELETIONS_EVERY_SECONDS)
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 0}
+    assert warehouse_status(settings)["feeds"]["dossiers"]["parts"] == 3
     assert sorted(r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")) == sorted([ids[1], ids[3]])
     state = wh.load_state(Path(settings.data_dir) / "warehouse")["feeds"]["dossiers"]
     assert state["deleted_last_sync"] == 2
     assert warehouse_query(settings, "SELECT count(*) AS n FROM dossiers WHERE status = 9") == [{"n": 1}]
-    # nothing more is deleted next time (the tombstones are not written again)
-    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 0}
+    # asked again at once: nothing more is deleted (the tombstones are not written again)
+    assert sync_warehouse(database, settings, feeds=["dossiers"], deletions=True) == {"dossiers": 0}
     assert wh.load_state(Path(settings.data_dir) / "warehouse")["feeds"]["dossiers"]["deleted_last_sync"] == 0
     assert compact_warehouse(settings)["dossiers"] == 2
     files = list((Path(settings.data_dir) / "warehouse" / "dossiers").glob("*.parquet"))
@@ -174,7 +179,7 @@ def test_parts_from_before_tombstones_are_read_again_once(database, settings, pl
     wh._save_state(root, state)
     assert len(warehouse_query(settings, "SELECT id FROM dossiers")) == 2  # still readable as it was
     delete_dossier(database, ids[0])
-    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 1}  # read again from the start
+    assert sync_warehouse(database, settings, feeds=["dossiers"], deletions=False) == {"dossiers": 1}  # from the start
     assert [r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")] == [ids[1]]
 
 

@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # imported where used: the app starts without DuckDB and pand
 
 log = logging.getLogger("smartprovince.datahub.warehouse")
 
+DELETIONS_EVERY_SECONDS = 3600
+"""How often a sync looks for deleted rows (reading every key of 1 M dossiers takes 5–15 s), unless asked."""
 BATCH_ROWS = 25_000  # Python rows held at once; 100 k rows of 26 columns took ~400 MB
 STATE_VERSION = 1
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
@@ -262,7 +264,7 @@ def _remove_files(folder: Path, keep: set[str]) -> None:
 
 def sync_warehouse(
     db: Database, settings: Any, *, feeds: Iterable[str] | None = None, full: bool = False,
-    progress: Progress | None = None, wait: bool = True,
+    progress: Progress | None = None, wait: bool = True, deletions: bool | None = None,
 ) -> dict[str, int]:
     """Copy what changed since the last sync into the warehouse; return ``{feed: rows written}``.
 
@@ -270,6 +272,9 @@ def sync_warehouse(
     replaces what the warehouse had. ``wait=False`` raises :class:`SyncBusy` (409) instead of waiting
     when another process is syncing. Each feed is committed on its own: a failure in one leaves the
     others synced and that one as it was (the error is raised after the other feeds ran).
+
+    ``deletions``: look for rows deleted at the source (feeds with ``keys``) and write tombstones —
+    ``True`` now, ``False`` not, ``None`` (default) when the last look is ``DELETIONS_EVERY_SECONDS`` old.
     """
     root = warehouse_dir(settings)
     wanted = set(feeds) if feeds is not None else None
@@ -295,7 +300,8 @@ def sync_warehouse(
                 if wanted is not None and name not in wanted:
                     continue
                 try:
-                    result[name] = _sync_feed(db, con, root, state, feed, full=full, progress=progress)
+                    result[name] = _sync_feed(db, con, root, state, feed, full=full, progress=progress,
+                                              deletions=deletions)
                 except Exception as exc:  # noqa: BLE001 - one broken feed must not stop the others; re-raised
                     log.exception("warehouse sync of %s failed", name)
                     errors.append((name, exc))
@@ -313,7 +319,7 @@ def sync_warehouse(
 
 
 def _sync_feed(db: Database, con: duckdb.DuckDBPyConnection, root: Path, state: dict[str, Any],
-               feed: WarehouseFeed, *, full: bool, progress: Progress | None) -> int:
+               feed: WarehouseFeed, *, full: bool, progress: Progress | None, deletions: bool | None = None) -> int:
     started = time.monotonic()
     columns = [list(c) for c in _kept_columns(feed)]
     previous = state["feeds"].get(feed.name)
@@ -327,8 +333,15 @@ def _sync_feed(db: Database, con: duckdb.DuckDBPyConnection, root: Path, state: 
         with db.session(write=False) as s:
             rows, watermark = feed.rows(s, after)
             n = _stage(con, feed, rows, progress)
-            if feed.keys is not None and not restart and feed.mode == "upsert":
+            checked = None if restart else (previous or {}).get("deletions_checked_at")
+            if deletions is None:
+                deletions = checked is None or (
+                    now() - datetime.fromisoformat(checked)).total_seconds() >= DELETIONS_EVERY_SECONDS
+            if restart:
+                checked = now().isoformat()  # a full read has no deleted rows
+            elif feed.keys is not None and feed.mode == "upsert" and deletions:
                 deleted = _stage_tombstones(con, feed, feed.keys(s), root, previous or {}, n)
+                checked = now().isoformat()
         sync_no = int(state.get("sync", 0)) + 1
         parts: list[str] = [] if restart or previous is None else list(previous.get("parts", []))
         if n or deleted:
@@ -340,7 +353,7 @@ def _sync_feed(db: Database, con: duckdb.DuckDBPyConnection, root: Path, state: 
         entry = {
             "columns": columns, "key": list(feed.key), "mode": feed.mode, "description": feed.description,
             "watermark": watermark, "parts": parts, "synced_at": now().isoformat(),
-            "rows_last_sync": n, "deleted_last_sync": deleted, "tombstones": True,
+            "rows_last_sync": n, "deleted_last_sync": deleted, "tombstones": True, "deletions_checked_at": checked,
             "rows_written": (0 if restart or previous is None else previous.get("rows_written", 0)) + n,
         }
         state["feeds"][feed.name] = entry

@@ -26,6 +26,8 @@ def _settings_db() -> tuple[Any, Any]:
 def sync_command(
     feed: list[str] = typer.Option(None, "--feed", help="Only this feed (repeat for several); default: all."),
     full: bool = typer.Option(False, "--full", help="Read the feeds again from the start and replace them."),
+    deletions: bool = typer.Option(None, "--deletions/--no-deletions",
+                                   help="Look for deleted rows now / not (default: once an hour)."),
 ) -> None:
     """Copy what changed since the last sync into the warehouse, with progress."""
     from rich.console import Console
@@ -45,7 +47,8 @@ def sync_command(
                     tasks[message] = bar.add_task(message, total=total)
                 bar.update(tasks[message], completed=done or 0)
 
-            result = sync_warehouse(db, settings, feeds=feed or None, full=full, progress=progress)
+            result = sync_warehouse(db, settings, feeds=feed or None, full=full, progress=progress,
+                                    deletions=deletions)
     finally:
         db.dispose()
     for name, n in sorted(result.items()):
