@@ -350,3 +350,35 @@ def test_the_dead_letters_command_lists_them(database: Database, monkeypatch: py
     assert result.exit_code == 0, result.output
     assert "v1.1/Datastreams(5)/Observations — payload is not JSON" in result.output
     assert "'{broken'" in result.output and "1 of 1 shown" in result.output
+
+
+def test_a_broker_that_stops_answering_is_left_and_connected_again() -> None:
+    """A broker that hangs (no FIN, no PINGRESP): the subscriber notices after 1.5 keepalives and reconnects."""
+    from smartprovince.sensing.mqtt import MqttSubscriber
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted: list[socket.socket] = []
+
+    def silent_broker() -> None:  # CONNACK and SUBACK, then nothing
+        while len(accepted) < 2:
+            conn, _ = server.accept()
+            accepted.append(conn)
+            conn.recv(1024)
+            conn.sendall(b"\x20\x02\x00\x00" + b"\x90\x03\x00\x01\x01")
+
+    threading.Thread(target=silent_broker, daemon=True).start()
+    connects: list[bool] = []
+    sub = MqttSubscriber("127.0.0.1", port, "sp-test-silent", "v1.1/+/Observations", keepalive=2,
+                         deliver=lambda *a: None, on_connect=connects.append)
+    sub.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(connects) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(connects) == 2 and sub.connection == 2
+    finally:
+        sub.stop()
+        for conn in accepted:
+            conn.close()
+        server.close()

@@ -202,12 +202,17 @@ class MqttSubscriber:
         sock.settimeout(None)  # blocking sends (acknowledgements wait for room); reads wait in select below
         buf = bytearray()
         deliver, connection = self.deliver, self.connection
+        received_at = time.monotonic()
         while not self._stop.is_set():
             if time.monotonic() - self._sent_at > self.keepalive / 2:
                 self._send(b"\xc0\x00")  # PINGREQ
             if not select.select([sock], [], [], 1.0)[0]:
+                # A PINGREQ goes out every keepalive/2, so a live broker always says something in time.
+                if time.monotonic() - received_at > self.keepalive * 1.5:
+                    raise ConnectionError("the broker stopped answering")
                 continue
             data = sock.recv(262144)
+            received_at = time.monotonic()
             if not data:
                 raise ConnectionError("the broker closed the connection")
             buf += data
@@ -241,7 +246,8 @@ class MqttSubscriber:
                         body_at = t_end + 2
                     else:
                         mid, body_at = 0, t_end
-                    deliver(buf[i + 2:t_end].decode(), bytes(buf[body_at:end]), mid, qos, bool(first & 8), connection)
+                    deliver(buf[i + 2:t_end].decode(errors="replace"), bytes(buf[body_at:end]), mid, qos,
+                            bool(first & 8), connection)
                 elif kind == 9:  # SUBACK: subscribed (or refused)
                     if buf[end - 1] == 0x80:
                         raise ConnectionError(f"the broker refused the subscription to {self.topic_filter}")
