@@ -122,7 +122,7 @@ def create_report(
     r = service.submit_report(session, actor=actor, report=service.NewReport(
         category_code=body.category, description=body.description, lat=body.lat, lon=body.lon, address=body.address,
         area_code=body.area_code, reporter_name=body.name, reporter_email=body.email, reporter_phone=body.phone,
-        channel="api"))
+        channel=body.channel or "api"))
     return {**queries.public_view(session, r), "follow_key": r.follow_key}
 
 

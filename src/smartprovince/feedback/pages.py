@@ -79,9 +79,10 @@ def mine_page(request: Request, session: DbSession, actor: Actor = Depends(authe
 
 
 @router.get("/portal/feedback/new")
-def new_page(request: Request, session: DbSession, _: Actor = Depends(public(PUBLIC_REASON))) -> Response:
-    """Gửi phản ánh — the form with a map picker."""
-    return render(request, "feedback/new.html", _ctx(request, areas=_areas(session), form={}, error=None))
+def new_page(request: Request, session: DbSession, actor: Actor = Depends(public(PUBLIC_REASON))) -> Response:
+    """Gửi phản ánh — the form with a map picker (an intake officer also picks the channel: hotline, desk)."""
+    return render(request, "feedback/new.html", _ctx(request, areas=_areas(session), form={}, error=None,
+                                                     intake=actor.has(service.INTAKE_PERMISSION)))
 
 
 @router.post("/portal/feedback/new")
@@ -105,11 +106,14 @@ async def new_post(request: Request, session: DbSession, actor: Actor = Depends(
             lat=num("lat"), lon=num("lon"), address=values.get("address") or None,
             area_code=values.get("area_code") or None, reporter_name=values.get("name") or None,
             reporter_email=values.get("email") or None, reporter_phone=values.get("phone") or None,
-            channel="web", photos=await _photos(form)))
+            channel=values["channel"] if values.get("channel") in service.INTAKE_CHANNELS else "web",
+            photos=await _photos(form)))
     except Problem as exc:
         session.rollback()
         page = render(request, "feedback/new.html", _ctx(request, areas=_areas(session), form=values,
-                                                         error=exc.detail or exc.title), status=exc.status)
+                                                         error=exc.detail or exc.title,
+                                                         intake=actor.has(service.INTAKE_PERMISSION)),
+                      status=exc.status)
         if "retry_after" in exc.extra:
             page.headers["Retry-After"] = str(int(exc.extra["retry_after"]))
         return page

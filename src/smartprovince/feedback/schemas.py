@@ -33,6 +33,9 @@ class ReportCreate(BaseModel):
     name: str | None = Field(None, max_length=200, description="Reporter's name (private).")
     email: str | None = Field(None, max_length=254, description="Reporter's e-mail for notifications (private).")
     phone: str | None = Field(None, max_length=20, description="Reporter's phone (private).")
+    channel: Literal["hotline", "desk"] | None = Field(
+        None, description="Only for officers holding feedback.report.intake who type in a caller's report "
+                          "(hotline) or a visitor's (desk): the caller, not the officer, is then the reporter.")
 
 
 class ActivityPublic(BaseModel):

@@ -36,6 +36,10 @@ from smartprovince.feedback import stats as _stats  # noqa: F401 - registers the
 from smartprovince.feedback.models import ApiClient, Report, ReportActivity, ReportMedia
 
 REOPEN_DAYS = 7
+INTAKE_CHANNELS = ("hotline", "desk")
+"""Channels of a report an officer types in for somebody else: a caller of the hotline (đường dây nóng) or a
+visitor at the reception desk (trực tiếp). Needs ``feedback.report.intake``; the caller is the reporter."""
+INTAKE_PERMISSION = "feedback.report.intake"
 """A reporter may reopen a resolved report during this many days after it was resolved."""
 WARN_FRACTION = 0.8
 """An SLA warning is sent when this fraction of the time allowed has passed."""
@@ -331,6 +335,10 @@ def submit_report(session: Session, *, actor: Actor, report: NewReport, storage:
     contact fields are private. A nearby open report of the same category is noted as a suggested
     duplicate (``duplicate_of_id``) for the unit to merge. Publishes ``feedback.report.created``.
     """
+    intake = report.channel in INTAKE_CHANNELS
+    if intake and not actor.has(INTAKE_PERMISSION):
+        raise Forbidden("Chỉ cán bộ tiếp nhận được nhập phản ánh qua đường dây nóng hoặc trực tiếp "
+                        "(only intake officers enter reports for callers).")
     cat = categories.get_category(report.category_code)
     if cat is None:
         raise ValidationProblem(f"Không có loại phản ánh '{report.category_code}' (unknown category).")
@@ -350,7 +358,9 @@ def submit_report(session: Session, *, actor: Actor, report: NewReport, storage:
         raise ValidationProblem("Địa chỉ e-mail không hợp lệ (invalid e-mail).")
     phone = _clean_text(report.reporter_phone, max_len=20, name="phone")
     name = _clean_text(report.reporter_name, max_len=200, name="name")
-    user_id = actor.id if actor.kind in ("citizen", "officer") and actor.id else None
+    # A report typed in for a caller belongs to the caller (the contact typed), never to the officer: the
+    # officer would otherwise receive the caller's notifications and could rate or reopen it.
+    user_id = actor.id if actor.kind in ("citizen", "officer") and actor.id and not intake else None
     if user_id and (not email or not name):
         user = session.get(identity.User, user_id)
         if user is not None:
