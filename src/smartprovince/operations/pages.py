@@ -156,6 +156,10 @@ KPI_COLOURS = {"green": "#2e7d32", "amber": "#d35400", "red": "#b71c1c", "none":
 
 def _markers(session: Any, actor: Actor, categories: list[str] | None) -> list[dict[str, Any]]:
     stmt = queries.incidents_query(actor, open_only=True, categories=categories).where(Incident.lat.is_not(None))
+    # Only the marker's columns (not whole incidents): the wall shows up to 2,000 of them.
+    cols = stmt.with_only_columns(
+        Incident.id, Incident.lat, Incident.lon, Incident.title, Incident.severity, Incident.status
+    )
     return [
         {
             "id": i.id,
@@ -163,10 +167,10 @@ def _markers(session: Any, actor: Actor, categories: list[str] | None) -> list[d
             "lon": i.lon,
             "title": i.title,
             "severity": i.severity,
-            "colour": SEVERITY_COLOURS[i.severity],
+            "colour": SEVERITY_COLOURS.get(i.severity, SEVERITY_COLOURS["medium"]),
             "status": i.status,
         }
-        for i in session.scalars(stmt.order_by(Incident.opened_at.desc()).limit(2000))
+        for i in session.execute(cols.order_by(Incident.opened_at.desc()).limit(2000))
     ]
 
 
