@@ -228,21 +228,32 @@ def _stage_tombstones(con: duckdb.DuckDBPyConnection, feed: WarehouseFeed, keys:
     import pandas as pd
 
     kept = dict(_kept_columns(feed))
-    key_cols = ", ".join(f"{_q(k)} {kept[k]}" for k in feed.key)
-    key_list = ", ".join(_q(k) for k in feed.key)
+    names = list(feed.key)
+    key_cols = ", ".join(f"{_q(k)} {kept[k]}" for k in names)
+    key_list = ", ".join(_q(k) for k in names)
     con.execute("DROP TABLE IF EXISTS source_keys")
     con.execute(f"CREATE TABLE source_keys ({key_cols})")
+    cast = ", ".join(f"CAST({_q(k)} AS {kept[k]})" for k in names)
     it = iter(keys)
-    while chunk := list(islice(it, BATCH_ROWS * 4)):
-        df = pd.DataFrame.from_records([tuple(k) for k in chunk], columns=list(feed.key))
-        con.register("batch", df)
-        con.execute(f"INSERT INTO source_keys SELECT {', '.join(f'CAST({_q(k)} AS {kept[k]})' for k in feed.key)} "
-                    "FROM batch")
+    while chunk := list(islice(it, BATCH_ROWS * 8)):
+        columns = list(zip(*chunk, strict=True))  # column lists: much faster than a frame of tuples
+        con.register("batch", pd.DataFrame({k: list(columns[i]) for i, k in enumerate(names)}))
+        con.execute(f"INSERT INTO source_keys SELECT {cast} FROM batch")
         con.unregister("batch")
-    live = f"SELECT {key_list} FROM stage"
+    # Keys the warehouse or this sync has that the source lacks: an anti-join over the keys only ...
+    stored = f"SELECT {key_list} FROM stage"
+    files = "[" + ", ".join(_lit(root / feed.name / p) for p in entry.get("parts", [])) + "]"
     if entry.get("parts"):
-        live += f" UNION SELECT {key_list} FROM ({_latest_sql(root, feed.name, entry)})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE gone AS ({live}) EXCEPT SELECT {key_list} FROM source_keys")
+        stored += f" UNION ALL SELECT {key_list} FROM read_parquet({files})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE gone AS SELECT DISTINCT {key_list} FROM ({stored}) k "
+                f"ANTI JOIN source_keys USING ({key_list})")
+    if entry.get("parts"):
+        # ... minus those whose newest stored copy is a tombstone already (and not written again by this sync).
+        con.execute(
+            f"DELETE FROM gone WHERE ({key_list}) IN (SELECT ({key_list}) FROM ("
+            f"SELECT {key_list}, _wh_deleted FROM read_parquet({files}) SEMI JOIN gone USING ({key_list}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {key_list} ORDER BY _wh_sync DESC) = 1) "
+            f"WHERE _wh_deleted) AND ({key_list}) NOT IN (SELECT ({key_list}) FROM stage)")
     count = int(con.execute("SELECT count(*) FROM gone").fetchone()[0])  # type: ignore[index]
     if count:
         con.execute(f"INSERT INTO stage ({key_list}, _wh_row, _wh_deleted) "
