@@ -36,6 +36,11 @@ module = Module(
     },
 )
 
+# The console's "open an incident" form: before the incident pages, so /ioc/incidents/new is not an incident id.
+from smartprovince.operations import pages_incident_new  # noqa: E402
+
+module.page_routers.insert(0, pages_incident_new.router)
+
 # IOC analytics (KPIs, hotspots, forecasts): its own routers, permissions, grants, links and demo data.
 from smartprovince.operations import api_analytics, kpi_engine, kpi_jobs, pages_analytics  # noqa: E402
 
