@@ -159,3 +159,27 @@ def test_officer_resolves_with_a_photo_of_the_result(client: TestClient, orgs: A
     assert not Image.open(io.BytesIO(photo.content)).getexif()
     page = client.get(f"/portal/feedback/{code}", headers={"accept": "text/html"}).text
     assert results[0]["url"].replace("http://testserver", "") in page and "Đã thu gom" in page
+
+
+def test_api_resolves_with_photos_of_the_result(client: TestClient, orgs: Any, make_user: Any, login: Any) -> None:
+    """The same through the API (a unit's own app): multipart note + media; a wrong file is a 415, nothing kept."""
+    created = client.post("/api/v1/feedback/reports", json={"category": "waste", "description": "Rác ở cổng chợ",
+                                                            "lat": 20.951, "lon": 106.201, "area_code": "10891"})
+    code, report_id = created.json()["code"], created.json()["id"]
+    login(make_user("cb.ketqua.api", role="district_leader", org="295"))
+    assert client.post(f"/api/v1/feedback/reports/{report_id}/actions", json={"action": "accept"}).status_code == 200
+    url = f"/api/v1/feedback/reports/{report_id}/resolve"
+    bad = client.post(url, data={"note": "Xong"}, files=[("media", ("x.jpg", b"%PDF-1.4 not a photo", "image/jpeg"))])
+    assert bad.status_code == 415 and bad.headers["content-type"] == "application/problem+json"
+    assert client.get(f"/api/v1/feedback/reports/{code}").json()["status"] == "accepted"
+    assert client.post(url, data={"note": ""}).status_code == 422
+    r = client.post(url, data={"note": "Đã thu gom, rửa sạch"},
+                    files=[("media", ("ket-qua.jpg", _jpeg_with_camera_and_gps(), "image/jpeg"))])
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "resolved"
+    public = client.get(f"/api/v1/feedback/reports/{code}").json()
+    results = [m for m in public["media_items"] if m["kind"] == "result"]
+    assert len(results) == 1
+    photo = client.get(results[0]["url"].replace("http://testserver", ""))
+    assert b"OfficerPhone" not in photo.content
+    assert client.post(url, data={"note": "lần nữa"}).status_code == 409  # already resolved

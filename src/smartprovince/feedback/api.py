@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from smartprovince.core.clock import now
@@ -236,6 +236,23 @@ def act(report_id: str, body: ActionIn, session: DbSession,
             raise ValidationProblem("'into' is required to merge.")
         service.merge_reports(session, actor=actor, report=r, into=queries.access_report_by_id(session, actor,
                                                                                                body.into))
+    return ReportOfficer.model_validate(r)
+
+
+@router.post("/reports/{report_id}/resolve", response_model=ReportOfficer, responses=LIMITED,
+             summary="Resolve with a note and photos or videos of the result (multipart/form-data)")
+async def resolve_with_media(
+    report_id: str, request: Request, session: DbSession,
+    note: str = Form(..., min_length=1, max_length=4000, description="What was done (shown to the public)."),
+    media: list[UploadFile] = File(default_factory=list, description="Up to 5 photos (JPEG, PNG) or videos "
+                                                                       "(MP4, MOV, WebM); metadata removed."),
+    actor: Actor = Depends(require("feedback.report.handle")),
+) -> Any:
+    r = queries.access_report_by_id(session, actor, report_id)
+    photos = [service.Photo(data=await f.read(), filename=f.filename, content_type=f.content_type)
+              for f in media if f.filename]
+    service.resolve_report(session, actor=actor, report=r, note=note, photos_after=photos,
+                           storage=storage_of(request), video_limits=video_limits(request))
     return ReportOfficer.model_validate(r)
 
 
