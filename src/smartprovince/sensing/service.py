@@ -34,7 +34,7 @@ from smartprovince.sensing.models import (
     Thing,
     Threshold,
 )
-from smartprovince.sensing.sta import SETS, EntitySet, parse_interval, parse_time, to_json
+from smartprovince.sensing.sta import DATE_THEN_T, SETS, EntitySet, parse_interval, parse_time, to_json
 
 TOPIC_NAMES = {
     "Things": "thing", "Locations": "location", "HistoricalLocations": "historical_location",
@@ -472,8 +472,8 @@ def _plain_block_rows(rows: list[Any], ds_id: int) -> ingest.PlainBlock | None:
                     and t[7] == "-" and t[13] == ":" and t[16] == ":"):
                 # The usual 'YYYY-MM-DDTHH:MM:SSZ': the stored text is a slice of it.
                 add_stamp(t[:10] + " " + t[11:19] + ".000000")
-            elif when.tzinfo is None:
-                return None
+            elif when.tzinfo is None or DATE_THEN_T.match(t) is None:
+                return None  # the general path refuses it with its reason
             else:
                 add_stamp(ingest.stamp(when))
             add_value(v)
@@ -488,12 +488,7 @@ _INF = float("inf")
 def _fast_observation(item: dict[str, Any], ds_id: int, foi: Any) -> ingest.ObservationIn:
     pt = item.get("phenomenonTime")
     if isinstance(pt, str) and "/" not in pt:
-        try:
-            start = datetime.fromisoformat(pt)
-        except ValueError:
-            raise BadRequest(f"phenomenonTime is not an ISO 8601 time: {pt!r}.") from None
-        if start.tzinfo is None:
-            raise BadRequest("phenomenonTime must carry a time zone.")
+        start = parse_time(pt, "phenomenonTime")
         if len(item) == 2 and "result" in item:
             return ingest.ObservationIn(datastream_id=ds_id, phenomenon_time=start, result=item["result"],
                                         feature_of_interest_id=foi if isinstance(foi, int) else None)

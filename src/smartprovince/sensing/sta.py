@@ -147,12 +147,21 @@ def interval(start: datetime | None, end: datetime | None) -> str | None:
     return f"{iso(start)}/{iso(end)}"
 
 
+DATE_THEN_T = re.compile(r"\d{4}(?:-\d{2}-\d{2}|\d{4}|-W\d{2}(?:-\d)?|W\d{2}\d?)T")
+"""Matches a text that starts with an ISO 8601 date (calendar or week form) followed by ``T``.
+``datetime.fromisoformat`` accepts any one character between the date and the time
+(``2026-03-01X00:00:00Z``); ISO 8601 and SensorThings allow only ``T``."""
+
+
 def parse_time(value: Any, what: str) -> datetime:
     """Parse an ISO 8601 instant; naive times are refused (SensorThings times carry a zone)."""
     if not isinstance(value, str):
         raise BadRequest(f"{what} must be an ISO 8601 time string.")
+    text = value.strip()
+    if DATE_THEN_T.match(text) is None:
+        raise BadRequest(f"{what} is not an ISO 8601 time (date, 'T', time, zone): {value!r}.")
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"{what} is not an ISO 8601 time: {value!r}.") from None
     if parsed.tzinfo is None:
