@@ -139,3 +139,18 @@ def test_wall_top_row_without_values_says_so(env, client) -> None:  # type: igno
     page = client.get("/ioc/wall", headers=env.headers["operator"])
     assert page.status_code == 200
     assert "chưa có số liệu" in _tile(page.text, "d766_received")
+
+
+def test_kpi_run_thread_starts_outside_tests_only(database, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(datahub, "warehouse_status", lambda settings: {"feeds": {}}, raising=False)
+    for env_name, runs in (("test", False), ("development", True)):
+        settings = SimpleNamespace(environment=env_name, data_dir=tmp_path)
+        app = SimpleNamespace(state=SimpleNamespace(settings=settings, db=database))
+        kpi_jobs.start(app)
+        assert hasattr(app.state, "kpi_run") is runs
+        kpi_jobs.stop(app)
+    assert not app.state.kpi_run.thread.is_alive()
+    monkeypatch.setenv("SMARTPROVINCE_KPI_BACKGROUND_RUN", "false")
+    off = SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(environment="production"), db=database))
+    kpi_jobs.start(off)
+    assert not hasattr(off.state, "kpi_run")
