@@ -165,6 +165,26 @@ def test_deleted_rows_leave_the_warehouse(database, settings, place, frozen_cloc
     assert [r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")] == [ids[1]]
 
 
+def test_a_deleted_key_that_comes_back_is_visible_again(database, settings, place) -> None:  # type: ignore[no-untyped-def]
+    """A dossier restored with its old id after its tombstone (a backup put back) shows again."""
+    kept = add_dossier(database, place)
+    gone = add_dossier(database, place)
+    assert sync_warehouse(database, settings, feeds=["dossiers"]) == {"dossiers": 2}
+    with database.session() as s:
+        row = s.get(Dossier, gone)
+        saved = {c.key: getattr(row, c.key) for c in Dossier.__table__.columns}
+    delete_dossier(database, gone)
+    assert sync_warehouse(database, settings, feeds=["dossiers"], deletions=True) == {"dossiers": 0}
+    assert [r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")] == [kept]
+    with database.session() as s:
+        s.add(Dossier(**saved))
+        s.flush()
+        _action(s, gone, 2)
+    assert sync_warehouse(database, settings, feeds=["dossiers"], deletions=True) == {"dossiers": 1}
+    assert sorted(r["id"] for r in warehouse_query(settings, "SELECT id FROM dossiers")) == sorted([kept, gone])
+    assert compact_warehouse(settings)["dossiers"] == 2
+
+
 def test_parts_from_before_tombstones_are_read_again_once(database, settings, place) -> None:  # type: ignore[no-untyped-def]
     """A warehouse written before deletions were carried (no ``_wh_deleted``) re-reads the feed once."""
     ids = [add_dossier(database, place) for _ in range(2)]
