@@ -58,8 +58,6 @@ def test_kpi_run_follows_the_warehouse_stamp_and_stores_commune_values(  # type:
     _fill(wh, env)
     stamp: dict[str, Any] = {"feeds": {"dossiers": {"watermark": "w1", "rows_written": 7}}}
     monkeypatch.setattr(datahub, "warehouse_status", lambda settings: stamp, raising=False)
-    with database.session() as s:
-        kpi_engine.load_definitions(s, actor=SYSTEM)
     run = kpi_jobs.KpiRun(database, SimpleNamespace(data_dir=tmp_path), kpi_jobs.KpiRunSettings(recent_months=2))
     assert run.run_once()  # new data: the KPIs of January and February 2026, province, districts, communes
     assert run.run_once() is None  # the same stamp: nothing to do

@@ -4,8 +4,10 @@ The wall and the rooms read stored KPI values (``operations_kpi_value``), never 
 A daemon thread looks at the analytics warehouse's sync stamp (the data hub's ``warehouse_status``: each
 feed's watermark and rows written) every ``SMARTPROVINCE_KPI_CHECK_SECONDS``; when new data arrived since
 its last run it computes the warehouse KPIs of the last ``SMARTPROVINCE_KPI_RECENT_MONTHS`` months for the
-province, its districts and its communes (:func:`kpi_engine.refresh_values`). Several API processes may run
-it: a file lock taken without waiting lets one of them run at a time; the others skip that round.
+province, its districts and its communes (:func:`kpi_engine.refresh_values`), after adding the bundled KPI
+definitions the database lacks (an upgrade's new KPIs; definitions an admin changed are kept). Several API
+processes may run it: a file lock taken without waiting lets one of them run at a time; the others skip that
+round.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from smartprovince.core.security import SYSTEM
 from smartprovince.operations import kpi_engine
 
 log = logging.getLogger("smartprovince.operations.kpi")
@@ -85,6 +88,8 @@ class KpiRun:
             if not mine:
                 log.info("KPI run skipped: another process is running it")
                 return None
+            with self.db.session() as s:  # bundled KPIs added by an upgrade (kept as edited otherwise)
+                kpi_engine.load_definitions(s, actor=SYSTEM)
             n = kpi_engine.refresh_values(
                 self.db, self.settings, depth=self.config.depth, recent=self.config.recent_months
             )
