@@ -368,6 +368,8 @@ def _build(path: Path) -> dict[str, Any]:
     with sqlite3.connect(tmp) as raw:
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     tmp.rename(path)
+    for f in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):  # emptied by the checkpoint; named after the old file
+        f.unlink(missing_ok=True)
     print(f"data built in {time.perf_counter() - t0:.1f} s ({path.stat().st_size / 1e6:,.0f} MB), cached as {path}")
     return figures
 
