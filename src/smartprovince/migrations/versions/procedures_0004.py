@@ -30,9 +30,9 @@ _RETIRED = {"HD-06-03": "2.001159", "HD-06-04": "1.003677", "HD-06-09": "1.00145
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("procedure") as batch:
-        batch.add_column(sa.Column("superseded_by", sa.String(40), nullable=True))
-        batch.add_column(sa.Column("superseded_at", UTCDateTime(), nullable=True))
+    # Plain ADD COLUMN (no table rebuild: on SQLite a rebuild would drop a table the dossiers reference).
+    op.add_column("procedure", sa.Column("superseded_by", sa.String(40), nullable=True))
+    op.add_column("procedure", sa.Column("superseded_at", UTCDateTime(), nullable=True))
     procedure = sa.table("procedure", sa.column("code", sa.String()), sa.column("is_current", sa.Boolean()),
                          sa.column("superseded_by", sa.String()), sa.column("superseded_at", UTCDateTime()))
     conn = op.get_bind()
@@ -46,6 +46,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("procedure") as batch:
-        batch.drop_column("superseded_at")
-        batch.drop_column("superseded_by")
+    op.drop_column("procedure", "superseded_at")  # SQLite 3.35+ drops a column in place
+    op.drop_column("procedure", "superseded_by")
