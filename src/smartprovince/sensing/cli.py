@@ -152,16 +152,56 @@ def purge(days: int = typer.Option(None, help=f"Keep this many days; default {RE
     console.print(f"Deleted {count} observations older than {keep} days.")
 
 
+def add_mosquitto_password(path: str, user: str, secret: str) -> None:
+    """Add or replace ``user`` in a Mosquitto password file with the ``mosquitto_passwd`` program."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("mosquitto_passwd")
+    if exe is None:
+        raise typer.BadParameter("mosquitto_passwd is not installed (Debian: apt-get install mosquitto)")
+    create = ["-c"] if not os.path.exists(path) else []
+    # -b takes the secret as an argument (the program's only batch mode); it runs for milliseconds.
+    done = subprocess.run([exe, *create, "-b", path, user, secret], capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise typer.BadParameter(f"mosquitto_passwd failed: {done.stderr.strip() or done.stdout.strip()}")
+
+
 @cli.command()
-def credential(thing_id: int) -> None:
-    """Issue a new device credential for a Thing and print it (Basic user ``thing-<id>``)."""
+def credential(
+    thing_id: int,
+    mosquitto_passwd: str = typer.Option(None, help="Also add the device to this Mosquitto password file"),
+) -> None:
+    """Issue a new device credential for a Thing and print it (Basic / MQTT user ``thing-<id>``)."""
     from smartprovince.core.security import SYSTEM
     from smartprovince.sensing import service
 
     _, db = _db()
     with db.session() as s:
         secret = service.issue_device_credential(s, actor=SYSTEM, thing_id=thing_id)
-    console.print(f"user: {service.DEVICE_PREFIX}{thing_id}\nsecret: {secret}", soft_wrap=True)
+    user = f"{service.DEVICE_PREFIX}{thing_id}"
+    if mosquitto_passwd:
+        add_mosquitto_password(mosquitto_passwd, user, secret)
+    console.print(f"user: {user}\nsecret: {secret}", soft_wrap=True)
+
+
+@cli.command("mosquitto-acl")
+def mosquitto_acl(
+    output: str = typer.Option(None, help="Write the ACL to this file (default: print it)"),
+    bridge_user: str = typer.Option(None, help="Broker user of the bridge (may read every observation topic)"),
+) -> None:
+    """Mosquitto ACL: each device ``thing-<id>`` publishes only to its own datastreams' topics."""
+    from smartprovince.sensing import queries
+
+    _, db = _db()
+    with db.session(write=False) as s:
+        text = queries.mosquitto_acl(s, bridge_user=bridge_user)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+        console.print(f"Wrote {output}; send Mosquitto a SIGHUP to reload it.")
+    else:
+        typer.echo(text, nl=False)
 
 
 @cli.command("dead-letters")

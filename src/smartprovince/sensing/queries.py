@@ -249,3 +249,30 @@ def threshold_by_id(session: Session, threshold_id: str) -> Threshold:
     if row is None:
         raise NotFound("No such threshold.")
     return row
+
+
+def mosquitto_acl(session: Session, *, bridge_user: str | None = None) -> str:
+    """Mosquitto ACL file text: each device user ``thing-<id>`` may publish only to the observation
+    topics of its own Thing's datastreams; the bridge user may read every observation topic.
+
+    Only Things that hold a device credential are listed. Regenerate the file (and send Mosquitto a
+    SIGHUP) after issuing a credential or adding a datastream.
+    """
+    rows = session.execute(
+        sa.select(Thing.id, Datastream.id)
+        .join(Datastream, Datastream.thing_id == Thing.id, isouter=True)
+        .where(Thing.device_secret_hash.is_not(None))
+        .order_by(Thing.id, Datastream.id)
+    ).all()
+    lines = ["# Mosquitto ACL of the SensorThings devices (smartprovince sensing mosquitto-acl).",
+             "# Anonymous clients get nothing; a device publishes only to its own datastreams."]
+    if bridge_user:
+        lines += ["", f"user {bridge_user}", "topic read v1.1/+/Observations"]
+    current = None
+    for thing_id, ds_id in rows:
+        if thing_id != current:
+            lines += ["", f"user thing-{thing_id}"]
+            current = thing_id
+        if ds_id is not None:
+            lines.append(f"topic write v1.1/Datastreams({ds_id})/Observations")
+    return "\n".join(lines) + "\n"
