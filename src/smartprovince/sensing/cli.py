@@ -23,14 +23,14 @@ RETENTION_ENV = "SMARTPROVINCE_SENSING_RAW_RETENTION_DAYS"
 
 def retention_days() -> int:
     """The raw-data retention setting (``SMARTPROVINCE_SENSING_RAW_RETENTION_DAYS``, default 365)."""
-    raw = os.environ.get(RETENTION_ENV, "365")
+    from pydantic import ValidationError
+
+    from smartprovince.sensing.retention import RetentionSettings
+
     try:
-        days = int(raw)
-    except ValueError:
-        raise typer.BadParameter(f"{RETENTION_ENV} must be a whole number of days") from None
-    if days < 1:
-        raise typer.BadParameter(f"{RETENTION_ENV} must be at least 1")
-    return days
+        return RetentionSettings().raw_retention_days
+    except ValidationError:
+        raise typer.BadParameter(f"{RETENTION_ENV} must be a whole number of days, at least 1") from None
 
 
 def _db():  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smartprovince.core.modules import Module, NavLink
-from smartprovince.sensing import api, demo, mqtt, pages, warehouse
+from smartprovince.sensing import api, demo, mqtt, pages, retention, warehouse
 
 PERMISSIONS = {
     "sensing.sta.write": "Ghi dữ liệu SensorThings (trạm, luồng dữ liệu, kết quả quan trắc)",
@@ -29,8 +29,8 @@ module = Module(
     demo=demo.load,
     warehouse_feeds=[warehouse.FEED],
     demo_order=300,
-    on_startup=[mqtt.start_app_bridge],
-    on_shutdown=[mqtt.stop_app_bridge],
+    on_startup=[mqtt.start_app_bridge, retention.start],
+    on_shutdown=[mqtt.stop_app_bridge, retention.stop],
     permissions=PERMISSIONS,
     role_grants={
         "ioc_operator": ["sensing.station.read", "sensing.alert.read"],
