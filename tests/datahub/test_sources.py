@@ -222,3 +222,44 @@ def test_scheduler_tick_holds_the_lease_and_remeasures_quality_daily(database, s
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(QualityScore)) == before + 1
     scheduler.release(database, ticker.holder)
+
+
+def test_cli_define_loads_a_pack_of_definitions_and_updates_on_rerun(database, settings, orgs, units_list,
+                                                                     tmp_path, monkeypatch) -> None:
+    """A sector pack ships its dataset definitions as a JSON file; rerunning it updates, a bad one changes nothing."""
+    from typer.testing import CliRunner
+
+    from smartprovince.datahub import cli
+    from smartprovince.datahub.models import Dataset
+
+    monkeypatch.setattr(cli, "_db", lambda: database)
+    monkeypatch.setattr(database, "dispose", lambda: None)
+    pack = [{"name": "benh-vien", "org_id": "so-yt", "title": "Bệnh viện", "title_en": "Hospitals",
+             "sector": "health", "fields": [{"name": "ma", "title": "Mã"}, {"name": "giuong", "title": "Số giường",
+                                                                          "type": "integer", "minimum": 0}],
+             "key": ["ma"]},
+            {"name": "truong-mn", "org_id": "so-gd", "title": "Trường mầm non", "sector": "education",
+             "fields": [{"name": "ma", "title": "Mã"}], "key": ["ma"], "public": False, "licence": "internal"}]
+    path = tmp_path / "pack.json"
+    path.write_text(json.dumps(pack, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(cli.cli, ["define", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "benh-vien: defined" in result.output and "truong-mn: defined" in result.output
+    pack[0]["title_en"] = "Hospitals and clinics"
+    path.write_text(json.dumps(pack, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(cli.cli, ["define", str(path)])
+    assert result.exit_code == 0 and "benh-vien: updated" in result.output, result.output
+    with database.session() as s:
+        rows = {d.name: d for d in s.scalars(select(Dataset))}
+        assert rows["benh-vien"].title_en == "Hospitals and clinics" and rows["truong-mn"].public is False
+    # A pack with one bad definition is refused as a whole.
+    bad = [{**pack[0], "title_en": "Changed"}, {"name": "x-bad", "org_id": "so-yt", "title": "X", "sector": "nope",
+                                                 "fields": [{"name": "a", "title": "A"}]}]
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    result = CliRunner().invoke(cli.cli, ["define", str(path)])
+    assert result.exit_code == 1 and "x-bad" in result.output
+    with database.session() as s:
+        assert s.scalar(select(Dataset.title_en).where(Dataset.name == "benh-vien")) == "Hospitals and clinics"
+        assert s.scalar(select(Dataset.id).where(Dataset.name == "x-bad")) is None
+    path.write_text("{nope", encoding="utf-8")
+    assert CliRunner().invoke(cli.cli, ["define", str(path)]).exit_code == 1

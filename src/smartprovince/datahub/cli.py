@@ -1,4 +1,4 @@
-"""``smartprovince datahub …`` commands: load a file, pull a dataset from its agency API, run due pulls."""
+"""``smartprovince datahub …`` commands: define datasets from a file, load a file, pull from an agency API."""
 
 from __future__ import annotations
 
@@ -86,6 +86,52 @@ def load(
         Console().print(f"  row {e['row']} {e['field'] or ''} {e['code']}: {e['message']}")
     if result.status == "rejected":
         raise typer.Exit(2)
+
+
+@cli.command("define")
+def define(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                help="JSON file: one dataset definition or a list of them (a sector pack)."),
+) -> None:
+    """Define datasets from a file (name, org_id, title, fields, key …); an existing dataset is updated."""
+    import json
+
+    from smartprovince.core.errors import NotFound, Problem
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.datahub import queries, service
+
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        Console(stderr=True).print(f"[red]{file.name}: not a JSON file ({exc})[/red]")
+        raise typer.Exit(1) from exc
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items):
+        Console(stderr=True).print("[red]Each definition must be an object with a name.[/red]")
+        raise typer.Exit(1)
+    db = _db()
+    try:
+        # One transaction: a bad definition anywhere in the pack leaves every dataset as it was.
+        with db.session() as s:
+            done = []
+            for item in items:
+                values = {k: v for k, v in item.items() if k in service.DEFINITION_KEYS}
+                try:
+                    queries.access_dataset(s, SYSTEM, item["name"], manage=True)
+                except NotFound:
+                    service.define_dataset(s, actor=SYSTEM, name=item["name"], org_id=str(item.get("org_id", "")),
+                                           **values)
+                    done.append(f"{item['name']}: defined")
+                else:
+                    service.update_dataset(s, actor=SYSTEM, name=item["name"], **values)
+                    done.append(f"{item['name']}: updated")
+    except Problem as exc:
+        Console(stderr=True).print(f"[red]{item['name']}: {exc.detail or exc.title}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    for line in done:
+        Console().print(line)
 
 
 # `smartprovince datahub load|pull|run-due` join the warehouse commands in the module's command group.
