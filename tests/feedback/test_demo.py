@@ -37,3 +37,18 @@ def test_demo_loads_once(database: Any, settings: Any) -> None:
     console = Console(record=True, width=200)
     loader.print_accounts(settings, console)
     assert key_file.read_text().strip() in console.export_text()
+
+
+def test_demo_loads_with_the_demo_citizen(database: Any, settings: Any) -> None:
+    """With the demo citizen present (as in `make run`), some reports are the citizen's own and every hotline
+    report is typed in for a caller: the citizen never uses the intake channel (it would be a 403)."""
+    with database.session() as s:
+        identity.load_organisations(s, "hai-duong", actor=SYSTEM)
+        citizen = identity.service.create_user(
+            s, actor=SYSTEM, username="congdan", password=None, full_name="Nguyễn Thị Hoa", kind="citizen")
+        citizen_id = citizen.id
+    demo.load(database, settings, lambda *a, **k: None)
+    with database.session() as s:
+        own = s.scalars(select(Report.channel).where(Report.reporter_user_id == citizen_id)).all()
+        assert own and "hotline" not in own
+        assert s.scalar(select(func.count()).select_from(Report).where(Report.channel == "hotline")) > 0

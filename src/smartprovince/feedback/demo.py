@@ -84,7 +84,10 @@ def load(db: Database, settings: Any, progress: Any) -> None:
             clock.set_clock(_at(created))
             with db.session() as s:
                 who: Actor = SYSTEM
-                if citizen is not None and i % 7 == 0:
+                channel = rng.choice(["web", "open311", "hotline"])
+                if citizen is not None and i % 7 == 0 and channel != "hotline":
+                    # a hotline report is typed in by the desk for a caller; only web/app reports carry the
+                    # citizen's own account (the citizen may not use the intake channels)
                     who = identity.actor_for_user(s, citizen)
                 centre = centres.get(area)
                 if centre is not None:  # ~250 m around the commune's centre
@@ -94,7 +97,7 @@ def load(db: Database, settings: Any, progress: Any) -> None:
                 r = service.submit_report(s, actor=who, report=service.NewReport(
                     category_code=cat, description=rng.choice(TEXTS.get(cat, ["Phản ánh"])),
                     lat=round(lat, 6), lon=round(lon, 6),
-                    area_code=area if area in communes else None, channel=rng.choice(["web", "open311", "hotline"]),
+                    area_code=area if area in communes else None, channel=channel,
                     reporter_name="Người dân", reporter_phone=None))
                 fate = rng.random()
                 age = real_now - created
