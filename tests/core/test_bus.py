@@ -305,6 +305,8 @@ def api(app, effects, monkeypatch) -> Iterator[TestClient]:
     """A client whose ``X-Test-As`` header picks the actor: admin, clerk or nobody."""
     people = {"admin": ADMIN, "clerk": CLERK}
     monkeypatch.setattr(security, "_resolver", lambda request: people.get(request.headers.get("x-test-as"), ANONYMOUS))
+    # the test header is the only "credential": let the resolver see every request
+    monkeypatch.setattr(security, "_carries_credentials", lambda request: "x-test-as" in request.headers)
     with TestClient(app) as c:
         yield c
 
