@@ -83,3 +83,24 @@ def test_http_refuses_times_with_another_separator(client, writer, database) -> 
     r = client.patch(f"{STA}/Observations({r.json()['@iot.id']})", headers=writer,
                      json={"resultTime": "2026-03-01 00:00:00Z"})
     assert r.status_code == 400, r.text
+
+
+def test_times_out_of_range_after_the_zone_are_400(client, writer, database) -> None:  # type: ignore[no-untyped-def]
+    """``0001-01-01T00:00:00+01:00`` is valid text but before year 1 in UTC: 400, not a server error."""
+    ds = create_thing(client, writer)["Datastreams"][0]["@iot.id"]
+    for text in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        with pytest.raises(BadRequest):
+            parse_time(text, "phenomenonTime")
+        for url, body in (
+            (f"{STA}/Observations", {"phenomenonTime": text, "result": 1, "Datastream": {"@iot.id": ds}}),
+            (f"{STA}/CreateObservations", [{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+                                            "dataArray": [[text, 2.0]]}]),
+        ):
+            r = client.post(url, json=body, headers=writer)
+            assert r.status_code == 400, (url, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+        r = client.get(f"/api/v1/sensing/datastreams/{ds}/series", params={"from": text})
+        assert r.status_code == 400, r.text
+    r = client.get(f"/api/v1/sensing/datastreams/{ds}/series", params={"from": "2026-03-01 00:00:00Z"})
+    assert r.status_code == 400, r.text
+    assert _count(database, ds) == 0

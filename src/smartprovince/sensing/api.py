@@ -323,13 +323,13 @@ def list_stations(session: DbSession, kind: Literal["air", "water", "traffic", "
 def datastream_series(
     datastream_id: int, session: DbSession,
     period: Literal["minute", "hour"] = "hour",
-    start: datetime | None = Query(None, alias="from", description="Start (ISO 8601 with zone); default 3 days ago"),
-    end: datetime | None = Query(None, alias="to", description="End (ISO 8601 with zone); default now"),
+    start: str | None = Query(None, alias="from", description="Start (ISO 8601 with zone); default 3 days ago"),
+    end: str | None = Query(None, alias="to", description="End (ISO 8601 with zone); default now"),
     actor: Actor = Depends(public(_STATIONS)),
 ) -> dict[str, Any]:
     ds = queries.access_datastream_by_id(session, actor, datastream_id)
-    end_t = _aware(end) if end else clock.now()
-    start_t = _aware(start) if start else end_t - timedelta(days=3)
+    end_t = _aware(sta.parse_time(end, "'to'")) if end else clock.now()
+    start_t = _aware(sta.parse_time(start, "'from'")) if start else end_t - timedelta(days=3)
     if start_t >= end_t:
         raise BadRequest("'from' must be before 'to'.")
     limit = timedelta(days=2) if period == "minute" else timedelta(days=400)

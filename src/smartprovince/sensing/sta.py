@@ -166,7 +166,10 @@ def parse_time(value: Any, what: str) -> datetime:
         raise BadRequest(f"{what} is not an ISO 8601 time: {value!r}.") from None
     if parsed.tzinfo is None:
         raise BadRequest(f"{what} must carry a time zone (for example 2026-03-01T08:00:00+07:00 or …Z).")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise BadRequest(f"{what} is out of range: {value!r}.") from None
 
 
 def parse_interval(value: Any, what: str) -> tuple[datetime, datetime | None]:
