@@ -333,7 +333,7 @@ def _lookup(path: Path) -> None:
     else:
         print("wrk not found (apt-get install -y wrk): falling back to Python client processes, which share "
               "the cores with the server (higher latencies)", flush=True)
-        how = f"{CLIENTS} Python client processes, {len(sample):,} requests"
+        how = f"{CLIENTS} Python client processes, {min(len(sample), CLIENTS * REQUESTS):,} requests per measurement"
         load = _python_load
     print(f"load: {how}; server: {server}; log level {LOG_LEVEL}", flush=True)
     try:
