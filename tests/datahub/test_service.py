@@ -13,7 +13,7 @@ from smartprovince.core.audit import AuditEntry
 from smartprovince.core.bus import OutboxEvent
 from smartprovince.core.errors import Conflict, ValidationProblem
 from smartprovince.core.security import SYSTEM
-from smartprovince.datahub import codelists, service
+from smartprovince.datahub import codelists, ingest, service
 from smartprovince.datahub.models import Record
 
 from .conftest import GOOD_ROWS, csv_bytes
@@ -146,3 +146,19 @@ def test_definition_is_checked(database, orgs, units_list) -> None:
         with pytest.raises(ValidationProblem):
             service.define_dataset(s, actor=SYSTEM, name="x1", org_id=org.id, public=True, licence="internal",
                                    fields=[{"name": "a", "title": "A"}], **base)
+
+
+def test_values_that_look_personal_in_an_open_field_are_flagged_masked(database, settings, schools) -> None:
+    """A CCCD or mobile number typed into a field not declared personal is flagged once per field, masked."""
+    rows = [["P1", "030190001234", "288", "10", "", "", "", ""],
+            ["P2", "030190005678", "288", "10", "", "", "", ""],
+            ["P3", "Trường có số 0912.345.678", "288", "10", "", "", "", ""],
+            ["P4", "Trường Tiểu học Số 1", "288", "2024", "", "", "", ""]]
+    load = _load(database, settings, csv_bytes(rows))
+    assert load.status == "loaded"  # a warning: the officer decides, nothing is refused
+    flagged = [e for e in load.errors if e["code"] == "looks_personal"]
+    assert [(e["row"], e["field"], e["level"]) for e in flagged] == [(1, "ten", "warning")]
+    assert flagged[0]["value"] == "030******234"
+    assert "030190001234" not in json.dumps(load.errors)
+    assert ingest.looks_personal("+84 912 345 678") and ingest.looks_personal("0912-345-678")
+    assert not ingest.looks_personal("0220 3852 123") and not ingest.looks_personal("Số 0912")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,20 @@ from smartprovince.datahub.fields import CellError, FieldDef, convert, normalise
 
 FORMATS = ("csv", "xlsx", "json")
 MAX_REPORTED_ERRORS = 1000
+# Values that look like a citizen identity number (CCCD: 12 digits, province code first) or a mobile
+# phone number. Found in a field not declared personal, they get a warning once per field: the officer
+# should flag the field personal before the data is published (the value shown is masked).
+_PERSONAL_LIKE = re.compile(r"0\d{11}|(?:\+?84|0)[35789]\d{8}")
+_SEPARATORS = str.maketrans("", "", " .-")
+
+
+def looks_personal(value: str) -> bool:
+    """Whether a text value looks like a CCCD number or a Vietnamese mobile phone number."""
+    return len(value) <= 20 and _PERSONAL_LIKE.fullmatch(value.translate(_SEPARATORS)) is not None
+
+
+def _mask(value: str) -> str:
+    return value[:3] + "*" * max(len(value) - 6, 3) + value[-3:] if len(value) > 6 else "***"
 
 
 def detect_format(filename: str, head: bytes) -> str:
@@ -166,6 +181,7 @@ def validate_rows(
     columns: list[tuple[str, str, FieldDef, set[str] | None]] = []
     absent: list[str] = []
     by_name = {f.name: f for f in fields}
+    warned_personal: set[str] = set()
     for row_no, raw in enumerate(rows, start=1):
         report.total_rows = row_no
         if "__not_object__" in raw:
@@ -211,6 +227,12 @@ def validate_rows(
             values[name] = value
             if value is not None:
                 report.filled_cells += 1
+                if (f.type == "string" and not f.personal and name not in warned_personal
+                        and looks_personal(value)):
+                    warned_personal.add(name)
+                    report.add(row_no, name, "looks_personal",
+                               "the value looks like a CCCD or phone number: mark the field personal if it is one",
+                               _mask(value), warning=True)
         report.total_cells += len(by_name)
         for name in absent:
             values[name] = None

@@ -31,6 +31,7 @@ CODE_LABELS = {
     "not_in_codelist": "Không có trong danh mục", "duplicate_key": "Trùng khóa", "missing_column": "Thiếu cột",
     "unknown_column": "Cột không thuộc bộ dữ liệu", "extra_cells": "Thừa ô", "too_long": "Quá dài",
     "not_object": "Không phải đối tượng JSON", "empty": "Tệp không có dữ liệu",
+    "looks_personal": "Có thể là dữ liệu cá nhân",
 }
 TYPE_LABELS = {"string": "Văn bản tự do", "integer": "Số nguyên", "number": "Số", "boolean": "Đúng/Sai", "date": "Ngày",
                "code": "Mã danh mục"}
