@@ -116,3 +116,30 @@ def test_events_and_audit_are_written_with_each_transition(env):
 
         actions = [a.action for a in s.scalars(select(AuditEntry).where(AuditEntry.object_id == d.id))]
         assert actions == ["procedures.dossier.submitted", "procedures.dossier.claimed", "procedures.dossier.received"]
+
+
+def test_codes_stay_unique_and_gap_free_under_concurrent_submissions(env, frozen_clock):
+    """Twelve submissions at once on the same agency and day, one of them rolled back after taking its
+    number: every code is different and together they are 0001…00NN with no hole (the rolled-back
+    number is given back, not skipped)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smartprovince.core import bus
+
+    class Abandoned(Exception):
+        pass
+
+    def abandoned_submission() -> None:
+        with pytest.raises(Abandoned), env.db.session() as s:
+            bus.begin_write(s)
+            service.next_sequence(s, "10792", frozen_clock[0].date())
+            raise Abandoned
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(_submit, env) for _ in range(11)]
+        futures.insert(5, pool.submit(abandoned_submission))
+        results = [f.result() for f in futures]
+    codes = sorted(d.code for d in results if d is not None)
+    assert len(codes) == 11 and len(set(codes)) == 11
+    assert codes == [f"10792-260302-{n:04d}" for n in range(1, 12)]
+    assert _submit(env).code == "10792-260302-0012"
