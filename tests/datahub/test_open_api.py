@@ -193,6 +193,10 @@ def test_dcat_conforms_to_the_shapes(client, loaded, url) -> None:
         shapes.parse(SHAPES / name, format="turtle")
     conforms, _graph, text = validate(data, shacl_graph=shapes, inference="none")
     assert conforms, text
+    # The combined file of the release too (it also checks the class of access and download URLs).
+    conforms, _graph, text = validate(data, shacl_graph=Graph().parse(SHAPES / "dcat-ap-SHACL.ttl", format="turtle"),
+                                      inference="none")
+    assert conforms, text
     assert "Schools" in r.text and "Trường học" in r.text
     assert client.get("/dataset/khong-co.ttl").status_code == 404
 

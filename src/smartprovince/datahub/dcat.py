@@ -64,7 +64,7 @@ def _typed(g: Graph, uri: str, cls: URIRef) -> URIRef:
 
 def add_dataset(g: Graph, base: str, view: DatasetView) -> URIRef:
     """Describe one dataset and its three distributions in ``g``; returns the dataset's node."""
-    from rdflib import RDF, XSD, Literal, URIRef
+    from rdflib import RDF, RDFS, XSD, Literal, URIRef
     from rdflib.namespace import DCAT, DCTERMS, FOAF, SKOS
 
     ds = view.dataset
@@ -92,12 +92,14 @@ def add_dataset(g: Graph, base: str, view: DatasetView) -> URIRef:
     licence = _typed(g, LICENCE_URIS.get(ds.licence, LICENCE_URIS["CC-BY-4.0"]), DCTERMS.LicenseDocument)
     for fmt, (eu_type, media) in FILE_TYPES.items():
         dist = URIRef(f"{base}/dataset/{ds.name}/resource/{ds.id}-{fmt}")
-        url = URIRef(f"{base}/opendata/{ds.name}/download/{fmt}")
+        # Typed rdfs:Resource: the combined dcat-ap-SHACL.ttl checks the class of access and download URLs.
+        url = _typed(g, f"{base}/opendata/{ds.name}/download/{fmt}", RDFS.Resource)
         g.add((node, DCAT.distribution, dist))
         g.add((dist, RDF.type, DCAT.Distribution))
         g.add((dist, DCAT.accessURL, url))
         g.add((dist, DCAT.downloadURL, url))
         g.add((dist, DCTERMS.title, Literal(f"{ds.title} ({eu_type})", lang="vi")))
+        g.add((dist, DCTERMS.title, Literal(f"{ds.title_en or ds.title} ({eu_type})", lang="en")))
         g.add((dist, DCTERMS.format, _typed(g, f"{EU}file-type/{eu_type}", DCTERMS.MediaTypeOrExtent)))
         g.add((dist, DCAT.mediaType, _typed(g, f"https://www.iana.org/assignments/media-types/{media}",
                                             DCTERMS.MediaType)))
