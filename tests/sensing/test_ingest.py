@@ -323,3 +323,26 @@ def test_rollup_upsert_meets_buckets_written_by_a_recompute(database) -> None:  
     assert rows == [("hour", T0, 3, 14.0, 1.0, 9.0, 1.0, t + timedelta(seconds=30)),
                     ("minute", T0 + timedelta(minutes=4), 1, 9.0, 9.0, 9.0, 9.0, t - timedelta(seconds=20)),
                     ("minute", t, 2, 5.0, 1.0, 4.0, 1.0, t + timedelta(seconds=30))]
+
+
+def test_dataarray_feature_of_interest_ids_must_name_a_feature(client, writer, database) -> None:  # type: ignore[no-untyped-def]
+    """An unknown, non-numeric or out-of-range ``FeatureOfInterest/id`` is a 400 problem (was a 500 or
+    silently replaced by the station's feature); a real one is kept."""
+    ds = create_thing(client, writer)["Datastreams"][0]["@iot.id"]
+    comps = ["phenomenonTime", "result", "FeatureOfInterest/id"]
+    r = client.post(f"{STA}/CreateObservations", headers=writer, json=[
+        {"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+         "dataArray": [["2026-03-01T00:00:00Z", 1]]}])
+    assert r.status_code == 201, r.text
+    foi = client.get(r.json()[0].replace("http://testserver", "") + "/FeatureOfInterest").json()["@iot.id"]
+    for bad in (999999, "1", True, 10**30, 1.5, -1):
+        r = client.post(f"{STA}/CreateObservations", headers=writer, json=[
+            {"Datastream": {"@iot.id": ds}, "components": comps, "dataArray": [["2026-03-01T00:01:00Z", 2, bad]]}])
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    r = client.post(f"{STA}/CreateObservations", headers=writer, json=[
+        {"Datastream": {"@iot.id": ds}, "components": comps,
+         "dataArray": [["2026-03-01T00:02:00Z", 3, foi], ["2026-03-01T00:03:00Z", 4, None]]}])
+    assert r.status_code == 201, r.text
+    with database.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Observation).where(Observation.datastream_id == ds)) == 3

@@ -348,6 +348,7 @@ def create_observations_data_array(session: Session, *, actor: Actor, body: Any)
         raise BadRequest("CreateObservations takes a JSON array of {Datastream, components, dataArray}.")
     blocks: list[ingest.PlainBlock | list[ingest.ObservationIn]] = []
     ds_ids: set[int] = set()
+    foi_ids: set[int] = set()
     for block in body:
         if not isinstance(block, dict) or not isinstance(block.get("Datastream"), dict):
             raise BadRequest("Each item needs a Datastream ({\"@iot.id\": …}).")
@@ -377,9 +378,17 @@ def create_observations_data_array(session: Session, *, actor: Actor, body: Any)
                 raise BadRequest("Each dataArray row must have one value per component.")
             item: dict[str, Any] = {c: values[i] for c, i in idx.items() if c not in ("FeatureOfInterest/id", "id")}
             foi = values[idx["FeatureOfInterest/id"]] if "FeatureOfInterest/id" in idx else None
+            if foi is not None:
+                if isinstance(foi, bool) or not isinstance(foi, int) or not 0 < foi < 2**63:
+                    raise BadRequest(f"FeatureOfInterest/id must be the id of a FeatureOfInterest: {foi!r}.")
+                foi_ids.add(foi)
             items.append(_fast_observation(item, raw_id, foi))
         blocks.append(items)
     datastreams = ingest.check_datastreams(session, actor, ds_ids)
+    if foi_ids:
+        known = set(session.scalars(sa.select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
+        if foi_ids - known:
+            raise BadRequest(f"No FeatureOfInterest with id {min(foi_ids - known)}.")
     default_foi: dict[int, int | None] = {}
 
     def foi_of(ds_id: int) -> int | None:
