@@ -75,3 +75,32 @@ def test_page_feed_sends_html_lines_for_htmx(env, client) -> None:  # type: igno
     assert event["event"] == "incident"
     assert 'class="feed-item sev-high"' in event["data"] and "Ngập sâu phố Chi Lăng" in event["data"]
     assert "Mở sự cố" in event["data"] and "\n" not in event["data"]
+
+
+def test_open_wall_is_told_when_a_kpi_value_is_computed(env, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The wall's stream sends a ``kpi`` message when a KPI value is stored while it is open (the tiles
+    reload), and none while nothing changes."""
+    import threading
+
+    from smartprovince.core.security import SYSTEM
+    from smartprovince.operations import kpi_engine, live
+
+    monkeypatch.setattr(live, "KPI_POLL_SECONDS", 0.0)
+    monkeypatch.setattr(live, "POLL_SECONDS", 0.05)
+    with env.db.session() as s:
+        kpi_engine.load_definitions(s, actor=SYSTEM)
+    h = env.headers["operator"]
+    quiet = _events(client.get("/ioc/wall/feed", params={"timeout": 0.5}, headers=h).text)
+    assert [e["event"] for e in quiet] == []
+
+    def compute() -> None:
+        with env.db.session() as s:
+            kpi_engine.compute_kpi(s, actor=SYSTEM, code="health_insurance_coverage", period="2022", org_id=None)
+
+    timer = threading.Timer(0.5, compute)
+    timer.start()
+    try:
+        events = _events(client.get("/ioc/wall/feed", params={"timeout": 2.5}, headers=h).text)
+    finally:
+        timer.join()
+    assert [(e["event"], json.loads(e["data"])) for e in events] == [("kpi", {"changed": True})]
