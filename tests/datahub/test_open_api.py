@@ -222,3 +222,35 @@ def test_codelist_api(client, make_user, login, units_list) -> None:
     assert client.get("/api/v1/datahub/codelists/none").status_code == 404
 
 
+
+
+def test_portal_search_by_sector_agency_tag_and_the_dataset_page(client, database, settings, loaded) -> None:
+    """Anyone finds a dataset by words, sector, agency and tag, and its page shows preview, quality, downloads, API."""
+    with database.session() as s:
+        org = identity.get_org_by_code(s, "so-yt")
+        service.define_dataset(s, actor=SYSTEM, name="benh-vien", org_id=org.id, title="Bệnh viện", sector="health",
+                               tags=["y tế"], fields=[{"name": "ma", "title": "Mã"}], key=["ma"])
+
+    def found(**params: str) -> list[str]:
+        text = client.get("/opendata/search", params=params).text
+        return [n for n in ("truong-hoc", "benh-vien") if f'href="/opendata/{n}"' in text]
+
+    assert found() == ["truong-hoc", "benh-vien"]
+    assert found(sector="education") == ["truong-hoc"] and found(sector="health") == ["benh-vien"]
+    assert found(org="so-yt") == ["benh-vien"] and found(tag="giáo dục") == ["truong-hoc"]
+    assert found(q="trường") == ["truong-hoc"] and found(q="schools") == ["truong-hoc"]  # English title too
+    assert found(q="không có") == [] and found(sector="health", tag="giáo dục") == []
+    home = client.get("/opendata").text
+    assert "Trường học" in home and "Bệnh viện" in home
+    page = client.get("/opendata/truong-hoc").text
+    assert 'id="preview"' in page and "Trường THPT Chí Linh" in page and "Schools" in page
+    assert 'id="quality"' in page and "Sạch" in page
+    for fmt in ("csv", "json", "parquet"):
+        assert f'href="/opendata/truong-hoc/download/{fmt}"' in page
+    assert 'id="api-examples"' in page and "/api/3/action/datastore_search?resource_id=" in page
+    assert PHONE not in page and "Điện thoại hiệu trưởng" not in page
+    # The resource id the page's API example names answers the CKAN datastore_search call.
+    rid = page.split("datastore_search?resource_id=")[1].split("&")[0]
+    assert client.get("/api/3/action/datastore_search", params={"resource_id": rid}).json()["result"]["total"] == 3
+    # Too long a query is a 4xx, not a 500.
+    assert client.get("/opendata/search", params={"q": "x" * 500}).status_code == 422
