@@ -254,3 +254,22 @@ def test_portal_search_by_sector_agency_tag_and_the_dataset_page(client, databas
     assert client.get("/api/3/action/datastore_search", params={"resource_id": rid}).json()["result"]["total"] == 3
     # Too long a query is a 4xx, not a 500.
     assert client.get("/opendata/search", params={"q": "x" * 500}).status_code == 422
+
+
+
+def test_dataset_page_explains_the_api_key_and_a_token_reads_internal_fields(client, database, make_user,
+                                                                              loaded) -> None:
+    """Open data needs no key; an officer's personal token (Authorization: Bearer) reads the personal field."""
+    page = client.get("/opendata/truong-hoc").text
+    assert 'id="api-key"' in page and "Dữ liệu mở không cần khóa API." in page and 'href="/profile"' in page
+    en = client.get("/opendata/truong-hoc", headers={"accept-language": "en"}).text
+    assert "Open data needs no API key." in en
+    officer = make_user("gd2", role="data_officer", org="so-gd")
+    with database.session() as s:
+        token = identity.issue_token(s, user_id=officer.id, name="api")
+    anon = client.__class__(client.app)
+    url = "/api/v1/datahub/datasets/truong-hoc/records"
+    assert PHONE not in anon.get(url).text
+    records = anon.get(url, headers={"authorization": f"Bearer {token}"}).json()["records"]
+    assert records[0]["dien_thoai"] == PHONE
+    assert anon.get(url, headers={"authorization": "Bearer wrong"}).status_code == 401
