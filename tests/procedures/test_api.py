@@ -129,3 +129,26 @@ def test_catalog_import_versions_a_changed_procedure(api, client):
     assert bad.status_code == 422 and bad.json()["errors"]
     assert client.post("/api/v1/procedures/catalog/import", headers=api("citizen"),
                        files={"file": ("c.json", io.BytesIO(b"[]"), "application/json")}).status_code == 403
+
+
+def test_citizen_follows_a_counter_dossier_after_login_with_their_cccd(api, client):
+    """A dossier handed in at the desk with the citizen's CCCD and name shows in their dossiers after
+    login; a mistyped name links nobody, and another citizen never sees it."""
+    CITIZEN_CCCD = "030190001234"  # the test citizen (conftest)
+
+    def intake(name: str) -> dict:
+        r = client.post("/api/v1/procedures/intake", headers=api("onestop"), json={
+            "procedure_code": BIRTH, "channel": "counter", "agency_code": "10792",
+            "applicant": {"name": name, "cccd": CITIZEN_CCCD}})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    linked = intake("  nguyễn thị   HOA ")
+    unlinked = intake("Nguyễn Thị Hòa")
+    mine = client.get("/api/v1/procedures/my-dossiers", headers=api("citizen")).json()["items"]
+    assert [d["code"] for d in mine] == [linked["code"]]
+    r = client.get(f"/api/v1/procedures/dossiers/{linked['id']}", headers=api("citizen"))
+    assert r.status_code == 200 and r.json()["channel"] == "counter"
+    assert client.get(f"/api/v1/procedures/dossiers/{unlinked['id']}", headers=api("citizen")).status_code == 404
+    assert client.get("/api/v1/procedures/my-dossiers", headers=api("other_citizen")).json()["items"] == []
+    assert client.get(f"/api/v1/procedures/dossiers/{linked['id']}", headers=api("other_citizen")).status_code == 404

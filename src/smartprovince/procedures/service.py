@@ -397,12 +397,43 @@ def resolve_agency(session: Session, proc: Procedure, agency_code: str | None) -
     return org.code, org.id, org.path
 
 
+def _same_name(a: str, b: str) -> bool:
+    import unicodedata
+
+    def norm(x: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", x).split()).casefold()
+
+    return norm(a) == norm(b)
+
+
+def citizen_account_for(session: Session, *, cccd: str | None, name: str) -> str | None:
+    """The account of the citizen a counter or postal dossier is for, so that they follow it after
+    logging in (tra cứu sau khi đăng nhập bằng CCCD).
+
+    Linked only when an active citizen account holds this CCCD (unique among users) *and* its full
+    name is the applicant's name (case and spaces aside): a mistyped number at the desk then links
+    nobody rather than the wrong person.
+    """
+    from smartprovince import identity
+
+    if not cccd or not cccd.strip():
+        return None
+    user = session.scalars(select(identity.User).where(
+        identity.User.cccd == cccd.strip(), identity.User.kind == "citizen", identity.User.active.is_(True),
+    )).first()
+    if user is None or not _same_name(user.full_name or "", name):
+        return None
+    return str(user.id)
+
+
 def submit_dossier(session: Session, *, actor: Actor, submission: Submission) -> Dossier:
     """Nộp hồ sơ — create a dossier in status 1 (submitted) and give it its code and lookup key.
 
     Online dossiers are submitted by a logged-in citizen for themselves. Counter and postal dossiers
     are entered by a one-stop officer who holds ``procedures.dossier.receive`` over the receiving
-    agency. The dossier keeps the procedure version current at this moment.
+    agency. The dossier keeps the procedure version current at this moment. A counter or postal
+    dossier whose CCCD and name are those of a citizen account is linked to it
+    (:func:`citizen_account_for`), so the citizen sees it after logging in.
     """
     s = submission
     bus.begin_write(session)  # the counter row is written below; on SQLite queue for the lock now
@@ -425,7 +456,7 @@ def submit_dossier(session: Session, *, actor: Actor, submission: Submission) ->
     else:
         if not actor.can("procedures.dossier.receive", path):
             raise NotFound("No such agency for you.")
-        applicant_user_id = None
+        applicant_user_id = citizen_account_for(session, cccd=s.applicant.cccd, name=s.applicant.name)
     at = now()
     day = at.astimezone(VN_TZ).date()
     seq = next_sequence(session, agency_code, day)
