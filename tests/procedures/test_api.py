@@ -152,3 +152,34 @@ def test_citizen_follows_a_counter_dossier_after_login_with_their_cccd(api, clie
     assert client.get(f"/api/v1/procedures/dossiers/{unlinked['id']}", headers=api("citizen")).status_code == 404
     assert client.get("/api/v1/procedures/my-dossiers", headers=api("other_citizen")).json()["items"] == []
     assert client.get(f"/api/v1/procedures/dossiers/{linked['id']}", headers=api("other_citizen")).status_code == 404
+
+
+def test_leader_approves_with_the_electronic_result_and_only_the_applicant_downloads_it(api, client):
+    """The result as a file (phê duyệt kèm kết quả điện tử): the applicant downloads it after the dossier
+    is returned electronically; another citizen cannot; a finish that is not allowed yet is 409."""
+    result_pdf = b"%PDF-1.4\n% giay khai sinh ban dien tu\n%%EOF\n"
+    d = _submit(client, api)
+    files = {"files": ("giay-khai-sinh.pdf", io.BytesIO(result_pdf), "application/pdf")}
+    early = client.post(f"/api/v1/procedures/dossiers/{d['id']}/result", headers=api("leader"), files=files)
+    assert early.status_code == 409 and early.headers["content-type"].startswith("application/problem+json")
+    _act(client, api, "onestop", d["id"], "claim")
+    _act(client, api, "onestop", d["id"], "receive")
+    # Forwarded to another unit than the step's own: the unit is recorded on the dossier and in the log.
+    r = _act(client, api, "onestop", d["id"], "forward", to_unit="Phòng Tư pháp huyện")
+    assert r.json()["status"] == 4 and r.json()["current_unit"] == "Phòng Tư pháp huyện"
+    _act(client, api, "leader", d["id"], "claim")
+    files = {"files": ("giay-khai-sinh.pdf", io.BytesIO(result_pdf), "application/pdf")}
+    r = client.post(f"/api/v1/procedures/dossiers/{d['id']}/result", headers=api("leader"), files=files,
+                    data={"note": "Đã ký số"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == 9
+    results = [a for a in r.json()["attachments"] if a["kind"] == "result"]
+    assert [a["filename"] for a in results] == ["giay-khai-sinh.pdf"]
+    _act(client, api, "onestop", d["id"], "claim")
+    assert _act(client, api, "onestop", d["id"], "return_result", method="electronic").json()["status"] == 10
+    url = f"/api/v1/procedures/dossiers/{d['id']}/attachments/{results[0]['id']}"
+    got = client.get(url, headers=api("citizen"))
+    assert got.status_code == 200 and got.content == result_pdf
+    assert client.get(url, headers=api("other_citizen")).status_code == 404
+    assert client.post(f"/api/v1/procedures/dossiers/{d['id']}/result", headers=api("citizen"),
+                       files=files).status_code == 403

@@ -66,3 +66,34 @@ def test_stats_page_for_a_leader(env, make_user, client, login):
     login(leader)
     r = client.get("/console/procedures/stats", params={"from": "2026-01-01", "to": "2026-03-31"}, headers=HTML)
     assert r.status_code == 200 and "Quyết định 766" in r.text
+
+
+def test_leader_attaches_the_electronic_result_on_the_dossier_page(env, make_user, client, login):
+    """The console's approve form takes the result files; the applicant's dossier page links them."""
+    from smartprovince.procedures import service
+
+    citizen = make_user("binh.web", role="citizen", kind="citizen", full_name="Đỗ Văn Bình")
+    officer = make_user("mai.web", role="onestop_officer", org="10792", full_name="Lê Thị Mai")
+    leader = make_user("duc.web", role="district_leader", org="296", full_name="Phạm Văn Đức")
+    with env.db.session() as s:
+        d = service.submit_dossier(s, actor=env.actor("binh.web"), submission=service.Submission(
+            procedure_code="1.001193", channel="online", agency_code="10792",
+            applicant=service.Applicant(name="Đỗ Văn Bình")))
+        dossier_id = d.id
+    for verb in ("claim_dossier", "receive_dossier", "forward_dossier"):
+        with env.db.session() as s:
+            getattr(service, verb)(s, actor=env.actor(officer.username), dossier_id=dossier_id)
+    token = login(leader)
+    base = f"/console/procedures/dossiers/{dossier_id}"
+    client.post(f"{base}/claim", data={"csrf_token": token}, headers=HTML)
+    page = client.get(base, headers=HTML)
+    assert 'id="res-f"' in page.text  # the approve form has the result file input
+    r = client.post(f"{base}/finish", data={"csrf_token": token, "note": "Đã ký số"}, headers=HTML,
+                    files={"files": ("ket-qua.pdf", io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "application/pdf")})
+    assert r.status_code == 200 and 'id="dossier-status">Đã xử lý xong' in r.text, r.text[:2000]
+    client.cookies.clear()
+    login(citizen)
+    mine = client.get(f"/portal/dossiers/{dossier_id}", headers=HTML)
+    link = re.search(rf'href="(/api/v1/procedures/dossiers/{dossier_id}/attachments/\w+)">Kết quả<', mine.text)
+    assert link, mine.text[:3000]
+    assert client.get(link.group(1)).content == b"%PDF-1.4\n%%EOF\n"

@@ -229,6 +229,21 @@ def store_upload(request: Request, file: UploadFile, *, document_name: str = "",
                                  digitised=digitised)
 
 
+@router.post("/dossiers/{dossier_id}/result", response_model=DossierDetail,
+             summary="Approve with the electronic result files (multipart; the applicant downloads them)")
+def finish_with_result(
+    dossier_id: str, request: Request, session: DbSession,
+    files: list[UploadFile] = File(...),
+    note: str = Form("", max_length=2000),
+    actor: Actor = Depends(require("procedures.dossier.approve")),
+) -> DossierDetail:
+    """Phê duyệt kèm kết quả điện tử — the ``finish`` action with the result as files (PDF, JPEG, PNG)."""
+    queries.access_dossier_by_id(session, actor, dossier_id)
+    stored = [store_upload(request, f, document_name="Kết quả") for f in files]
+    service.finish_dossier(session, actor=actor, dossier_id=dossier_id, result_note=note, result_files=stored)
+    return queries.detail(session, actor, queries.access_dossier_by_id(session, actor, dossier_id))
+
+
 @router.get("/dossiers/{dossier_id}/attachments/{attachment_id}", summary="Download a document file",
             response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
 def download_attachment(

@@ -287,7 +287,13 @@ async def officer_post(
             raw["new_due_at"] = datetime.combine(date.fromisoformat(raw.pop("new_due_date")), time(17),
                                                  tzinfo=VN_TZ).isoformat()
         body = ActionIn.model_validate(raw)
-        OFFICER_DISPATCH[verb](session, actor, dossier_id, body)
+        results = [store_upload(request, f, document_name="Kết quả") for f in form.getlist("files")  # type: ignore[arg-type]
+                   if verb == "finish" and not isinstance(f, str) and f.filename]
+        if results:  # the electronic result, for the applicant to download
+            service.finish_dossier(session, actor=actor, dossier_id=dossier_id, result_note=body.note,
+                                   result_files=results)
+        else:
+            OFFICER_DISPATCH[verb](session, actor, dossier_id, body)
     except Problem as exc:
         session.rollback()
         return redirect(request, back, message=exc.detail or exc.title, kind="error")
