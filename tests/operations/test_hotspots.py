@@ -181,3 +181,54 @@ def test_hotspot_layer_is_kept_until_an_incident_changes(client, env, frozen_clo
     assert client.get(url, headers=h).status_code == 200 and len(computed) == 3
     frozen_clock[0] += timedelta(days=100)  # the window moved past every incident
     assert client.get(url, headers=h).json()["meta"]["points"] == 0
+
+
+def test_hotspots_of_citizen_reports_from_the_warehouse(client, env, frozen_clock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``subject=reports``: hotspots of citizen reports read from the warehouse's ``reports`` view — the planted
+    cluster is found, merged reports and other categories are left out, the reader's scope (the handling unit)
+    applies, and a warehouse that cannot answer gives an empty layer, not a 500."""
+    import duckdb
+
+    from smartprovince import datahub
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone='Asia/Ho_Chi_Minh'")
+    con.execute("CREATE TABLE reports (id VARCHAR, category VARCHAR, unit_path VARCHAR, lon DOUBLE, lat DOUBLE, "
+                "created_at TIMESTAMPTZ, merged BOOLEAN)")
+    lon, lat = _planted(5)
+    created = frozen_clock[0] - timedelta(days=3)
+    path = env.orgs["295"].path
+    rows = [(f"r{i}", "road", path, float(x), float(y), created, False)
+            for i, (x, y) in enumerate(zip(lon, lat, strict=True))]
+    rows += [("merged", "road", path, CENTRE[0], CENTRE[1], created, True),
+             ("old", "road", path, CENTRE[0], CENTRE[1], created - timedelta(days=200), False),
+             ("waste", "waste", path, CENTRE[0], CENTRE[1], created, False)]
+    con.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def query(settings, sql, params=None):  # type: ignore[no-untyped-def]
+        cur = con.execute(sql, params or {})
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    monkeypatch.setattr(datahub, "warehouse_query", query)
+    url = "/api/v1/operations/hotspots?subject=reports&category=road&cell_m=1500"
+    r = client.get(url, headers=env.headers["operator"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"]["points"] == len(lon) and body["meta"]["subject"] == "reports"
+    assert any(_inside(f, *CENTRE) and f["properties"]["class"] == "hot_99" for f in body["features"])
+    assert client.get("/api/v1/operations/hotspots?subject=reports&category=waste",
+                      headers=env.headers["operator"]).json()["meta"]["points"] == 1
+    other = client.get(url, headers=env.headers["other_district"]).json()
+    assert other["features"] == [] and other["meta"]["points"] == 0
+    page = client.get("/ioc/hotspots?subject=reports&category=road&cell_m=2000", headers=env.headers["operator"])
+    assert page.status_code == 200 and "hot_99" in page.text
+
+    def broken(settings, sql, params=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the warehouse has not been synced")
+
+    monkeypatch.setattr(datahub, "warehouse_query", broken)
+    r = client.get(url, headers=env.headers["operator"])
+    assert r.status_code == 200 and r.json()["features"] == [] and r.json()["meta"]["points"] == 0
+    bad = client.get("/api/v1/operations/hotspots?subject=complaints", headers=env.headers["operator"])
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")

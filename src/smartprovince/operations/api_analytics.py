@@ -6,6 +6,7 @@ Reading needs ``operations.analytics.read``; defining and computing KPIs needs `
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # numpy is imported where used: the app starts without it (me
     import numpy as np
 
 router = APIRouter(prefix="/operations", tags=["operations analytics"])
+log = logging.getLogger(__name__)
 
 READ = kpi_engine.READ
 MANAGE = kpi_engine.MANAGE
@@ -290,35 +292,77 @@ def incident_points(session: Session, actor: Actor, *, days: int, category: str 
     return np.array([(r[0], r[1], r[2].timestamp()) for r in rows], dtype=float)
 
 
+def report_points(settings: Any, actor: Actor, *, days: int, category: str | None) -> np.ndarray:
+    """Located citizen reports the actor may read (by handling unit), created in the last ``days`` days, read from
+    the data hub's warehouse (view ``reports``; merged reports left out): rows of (lon, lat, epoch seconds).
+    A warehouse that cannot answer (not synced yet) gives no points, not an error."""
+    import numpy as np
+
+    from smartprovince import datahub
+
+    no_nul(category)
+    empty = np.empty((0, 3))
+    scopes = actor.scopes(READ)
+    if not scopes:
+        return empty
+    where = ["lon IS NOT NULL", "lat IS NOT NULL", "NOT coalesce(merged, false)", "created_at >= $since"]
+    params: dict[str, Any] = {"since": now() - timedelta(days=days)}
+    if category:
+        where.append("category = $category")
+        params["category"] = category
+    if "" not in scopes:
+        where.append("(" + " OR ".join(f"starts_with(unit_path, $p{i})" for i in range(len(scopes))) + ")")
+        params.update({f"p{i}": path for i, path in enumerate(scopes)})
+    sql = f"SELECT lon, lat, epoch(created_at) AS t FROM reports WHERE {' AND '.join(where)}"  # noqa: S608 - fixed text
+    try:
+        rows = datahub.warehouse_query(settings, sql, params)
+    except Exception as exc:  # noqa: BLE001 - no warehouse means no points, never a crash
+        log.warning("report points: the warehouse did not answer: %s", exc)
+        return empty
+    if not rows:
+        return empty
+    return np.array([(r["lon"], r["lat"], float(r["t"])) for r in rows], dtype=float)
+
+
 @router.get(
     "/hotspots",
     responses={200: {"description": "A GeoJSON FeatureCollection", "content": {"application/json": {}}}},
 )
 def get_hotspots(
+    request: Request,
     session: DbSession,
     method: Literal["gi_star", "kde", "dbscan", "emerging"] = "gi_star",
+    subject: Literal["incidents", "reports"] = "incidents",
     category: str | None = Query(default=None, max_length=60),
     days: int = Query(default=90, ge=1, le=3660),
     cell_m: float = Query(default=1000, ge=100, le=20000),
     slices: int = Query(default=6, ge=2, le=24),
     actor: Actor = Depends(require(READ)),
 ) -> Response:
-    """A GeoJSON hotspot layer of incidents (Gi*, kernel density, DBSCAN clusters or emerging hotspots).
+    """A GeoJSON hotspot layer (Gi*, kernel density, DBSCAN clusters or emerging hotspots) of incidents, or of
+    citizen reports (``subject=reports``: the warehouse's reports, ``category`` a report category code).
 
-    Computed once per set of incidents: the same request while no incident in the window was opened,
+    Incidents: computed once per set of incidents: the same request while no incident in the window was opened,
     changed or left it answers the stored layer."""
     body = hotspot_json(
-        session, actor, method=method, category=category, days=days, cell_m=cell_m, slices=slices
+        session, actor, method=method, category=category, days=days, cell_m=cell_m, slices=slices,
+        subject=subject, settings=request.app.state.settings,
     )
     return Response(body, media_type="application/json")
 
 
 def hotspot_json(
-    session: Session, actor: Actor, *, method: str, category: str | None, days: int, cell_m: float, slices: int
+    session: Session, actor: Actor, *, method: str, category: str | None, days: int, cell_m: float, slices: int,
+    subject: str = "incidents", settings: Any = None,
 ) -> bytes:
-    """The hotspot layer as GeoJSON bytes, from the cache while the incidents' stamp is unchanged."""
+    """The hotspot layer as GeoJSON bytes; for incidents from the cache while the incidents' stamp is unchanged."""
     import orjson
 
+    if subject == "reports":
+        pts = report_points(settings, actor, days=days, category=category)
+        layer = _layer_of(pts, method, cell_m, slices)
+        layer.setdefault("meta", {})["subject"] = "reports"
+        return orjson.dumps(layer, option=orjson.OPT_SERIALIZE_NUMPY)
     bind: Any = session.get_bind()
     key = (str(getattr(bind, "url", id(bind))), method, category, days, cell_m, slices, tuple(actor.scopes(READ)))
     stamp = _hotspot_stamp(session, actor, days=days, category=category)
@@ -336,9 +380,12 @@ def hotspot_json(
 def _hotspot_layer(
     session: Session, actor: Actor, method: str, category: str | None, days: int, cell_m: float, slices: int
 ) -> dict[str, Any]:
+    return _layer_of(incident_points(session, actor, days=days, category=category), method, cell_m, slices)
+
+
+def _layer_of(pts: np.ndarray, method: str, cell_m: float, slices: int) -> dict[str, Any]:
     from smartprovince.operations import hotspots
 
-    pts = incident_points(session, actor, days=days, category=category)
     if len(pts) < 3:
         return {"type": "FeatureCollection", "features": [], "meta": {"method": method, "points": int(len(pts))}}
     lon, lat, t = pts[:, 0], pts[:, 1], pts[:, 2]

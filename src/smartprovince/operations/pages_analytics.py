@@ -217,32 +217,42 @@ def hotspot_page(
     request: Request,
     session: DbSession,
     method: Literal["gi_star", "kde", "dbscan", "emerging"] = "gi_star",
+    subject: Literal["incidents", "reports"] = "incidents",
     category: str | None = Query(default=None, max_length=60),
     days: int = Query(default=90, ge=1, le=3660),
     cell_m: float = Query(default=1000, ge=100, le=20000),
     actor: Actor = Depends(require(READ)),
 ) -> Response:
-    """Bản đồ điểm nóng — the hotspot layer of the chosen method on a map, and the forecast of incident counts."""
+    """Bản đồ điểm nóng — the hotspot layer of the chosen method on a map (incidents, or citizen reports from the
+    warehouse), and for incidents the forecast of their daily counts."""
     category = category or None
     error = None
+    settings = request.app.state.settings
     try:
         layer = json.loads(api_analytics.hotspot_json(session, actor, method=method, category=category, days=days,
-                                                      cell_m=cell_m, slices=6))
+                                                      cell_m=cell_m, slices=6, subject=subject, settings=settings))
     except ValidationProblem as exc:
         layer, error = {"type": "FeatureCollection", "features": [], "meta": {}}, exc.detail
-    pts = api_analytics.incident_points(session, actor, days=days, category=category)
-    points = [[round(float(p[1]), 5), round(float(p[0]), 5)] for p in pts[:5000]]
-    fc = api_analytics.get_forecast(session=session, kpi=None, category=category, days=max(min(days, 365), 28),
-                                    horizon=7, actor=actor)
     lang = request_lang(request)
-    sops = all_sops()
-    categories = sorted(((c, (s.name_en if lang == "en" and s.name_en else s.name)) for c, s in sops.items()),
-                        key=lambda x: x[1])
+    fc = None
+    if subject == "reports":
+        from smartprovince import feedback
+
+        pts = api_analytics.report_points(settings, actor, days=days, category=category)
+        categories = [(c.code, c.name_en if lang == "en" else c.name) for c in feedback.all_categories()]
+    else:
+        pts = api_analytics.incident_points(session, actor, days=days, category=category)
+        fc = api_analytics.get_forecast(session=session, kpi=None, category=category, days=max(min(days, 365), 28),
+                                        horizon=7, actor=actor)
+        categories = sorted(((c, (s.name_en if lang == "en" and s.name_en else s.name)) for c, s in all_sops().items()),
+                            key=lambda x: x[1])
+    points = [[round(float(p[1]), 5), round(float(p[0]), 5)] for p in pts[:5000]]
     return render(request, "operations/analytics/hotspots.html", {
+        "subject": subject,
         "layer": json.dumps(layer), "points": json.dumps(points), "method": method, "category": category or "",
         "days": days, "cell_m": int(cell_m), "methods": METHOD_LABELS, "class_labels": CLASS_LABELS,
         "categories": categories, "count": len(pts), "features": len(layer["features"]), "error": error,
-        "fc": fc, "fc_json": json.dumps(fc.model_dump()),
+        "fc": fc, "fc_json": json.dumps(fc.model_dump()) if fc else "null",
     })
 
 
