@@ -97,3 +97,33 @@ def test_leader_attaches_the_electronic_result_on_the_dossier_page(env, make_use
     link = re.search(rf'href="(/api/v1/procedures/dossiers/{dossier_id}/attachments/\w+)">Kết quả<', mine.text)
     assert link, mine.text[:3000]
     assert client.get(link.group(1)).content == b"%PDF-1.4\n%%EOF\n"
+
+
+def test_worklist_sorts_by_due_date_and_marks_late_and_nearly_late(env, frozen_clock, make_user, client, login):
+    """Three dossiers in processing: one past due, one due tomorrow, one next week. The worklist lists
+    them most urgent first, marked "Quá hạn" / "Sắp đến hạn" / nothing, with the counts on top."""
+    from datetime import timedelta
+
+    from smartprovince.procedures import service
+
+    def received(code: str) -> str:
+        with env.db.session() as s:
+            did = service.submit_dossier(s, actor=env.actor("congdan"), submission=service.Submission(
+                procedure_code=code, agency_code="10792", applicant=service.Applicant(name="Lê Văn An"))).id
+        for verb in ("claim_dossier", "receive_dossier"):
+            with env.db.session() as s:
+                getattr(service, verb)(s, actor=env.actor("motcua"), dossier_id=did)
+        return did
+
+    # Monday 2 March 2026: birth registration (1 working day: due Tuesday) and an inter-connected
+    # procedure (5 working days: due Monday 9 March).
+    late, later = received("1.001193"), received("2.000986")
+    frozen_clock[0] += timedelta(days=2)  # Wednesday 09:00: the first is late
+    soon = received("1.001193")  # due Thursday: nearly late
+    officer = make_user("mai.worklist", role="onestop_officer", org="10792", full_name="Lê Thị Mai")
+    login(officer)
+    page = client.get("/console/procedures", headers=HTML)
+    assert page.status_code == 200
+    rows = re.findall(r'data-urgency="(\w+)">.*?/console/procedures/dossiers/(\w+)"', page.text, flags=re.S)
+    assert rows == [("late", late), ("nearly_late", soon), ("ok", later)], rows
+    assert "1 quá hạn" in page.text and "1 sắp đến hạn" in page.text
