@@ -93,3 +93,15 @@ def test_report_windows() -> None:
     w = reports.window("week", datetime(2026, 3, 2).date())
     assert (w.start.isoformat(), w.end.isoformat()) == ("2026-03-02", "2026-03-09")
     assert reports.fmt(1234567.0) == "1.234.567" and reports.fmt(87.5, "%") == "87,5 %" and reports.fmt(None) == "—"
+
+
+def test_a_day_at_the_edge_of_the_calendar_is_a_422_not_a_500(client, env) -> None:  # type: ignore[no-untyped-def]
+    """0001-01-01 and 9999-12-31 parse as dates, but their report windows (and the 30 days of hotspots before)
+    cannot become UTC instants: the report answered a 500 before."""
+    h = env.headers["operator"]
+    for url in ("/ioc/reports/situation?date=0001-01-01", "/ioc/reports/situation?date=9999-12-31&period=week",
+                "/ioc/reports/situation.pdf?date=0001-01-01"):
+        r = client.get(url, headers=h)
+        assert r.status_code == 422, (url, r.status_code)
+        assert "1900-01-01" in r.text
+    assert client.get("/ioc/reports/situation?date=1900-01-01", headers=h).status_code == 200

@@ -323,10 +323,14 @@ def situation_pdf(report: dict[str, Any], t: Any = lambda s, **kw: s.format(**kw
 
 
 def parse_day(raw: str | None) -> date | None:
-    """``YYYY-MM-DD`` → date; ``None`` for empty; a 422 problem for anything else."""
+    """``YYYY-MM-DD`` → date; ``None`` for empty; a 422 problem for anything else, and for a day outside the years
+    1900–2999 (a report window around 0001-01-01 or 9999-12-31 cannot be turned into UTC instants)."""
     if not raw:
         return None
     try:
-        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=VN_TZ).date()
+        day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=VN_TZ).date()
     except ValueError as exc:
         raise ValidationProblem("Ngày không hợp lệ (YYYY-MM-DD).") from exc
+    if not date(1900, 1, 1) <= day <= date(2999, 12, 31):
+        raise ValidationProblem("Ngày phải trong khoảng 1900-01-01 đến 2999-12-31.")
+    return day
