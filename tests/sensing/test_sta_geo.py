@@ -108,3 +108,30 @@ def test_frost_client_filters_by_area(live_server, make_user, database) -> None:
     assert [t.name for t in found] == ["Trạm không khí Thanh Bình"]
     found = service.things().query().filter("Datastreams/any(d: d/name eq 'PM2.5 Sao Đỏ')").list()
     assert [t.name for t in found] == ["Trạm không khí Sao Đỏ"]
+
+
+def test_broken_geojson_is_refused_on_write(client, writer) -> None:  # type: ignore[no-untyped-def]
+    """A GeoJSON location or feature shapely cannot read is a 400 problem (it was stored, and every
+    geospatial filter then skipped it without a word); other encodings are kept as given."""
+    thing = create_thing(client, writer)
+    loc = {"name": "a", "description": "b", "encodingType": "application/geo+json"}
+    for bad in ({"type": "Point", "coordinates": ["a"]}, {"type": "Point", "coordinates": [1]},
+                {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}, {"type": "Circle", "coordinates": [0, 0]},
+                {"type": "Feature", "geometry": {"type": "Point"}}):
+        r = client.post(f"{STA}/Things({thing['@iot.id']})/Locations", json={**loc, "location": bad}, headers=writer)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        r = client.post(f"{STA}/FeaturesOfInterest", headers=writer,
+                        json={"name": "f", "description": "f", "encodingType": "application/geo+json", "feature": bad})
+        assert r.status_code == 400, (bad, r.text)
+    loc_id = thing["Locations"][0]["@iot.id"]
+    r = client.patch(f"{STA}/Locations({loc_id})", json={"location": {"type": "Point", "coordinates": ["x", 1]}},
+                     headers=writer)
+    assert r.status_code == 400, r.text
+    for good in ({"type": "Point", "coordinates": [106.3, 20.9]},
+                 {"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.3, 20.9]}, "properties": {}}):
+        r = client.post(f"{STA}/Things({thing['@iot.id']})/Locations", json={**loc, "location": good}, headers=writer)
+        assert r.status_code == 201, (good, r.text)
+    r = client.post(f"{STA}/Things({thing['@iot.id']})/Locations", headers=writer,
+                    json={"name": "c", "description": "d", "encodingType": "text/plain", "location": "Km 12 QL5"})
+    assert r.status_code == 201, r.text

@@ -137,6 +137,8 @@ def _apply_props(es: EntitySet, row: Any, body: dict[str, Any]) -> None:
             value = body[key]
             if not isinstance(value, dict | list | str):
                 raise BadRequest(f"{key} must be GeoJSON.")
+            if isinstance(value, dict) and "type" in value:
+                _check_geojson(value, key)
             setattr(row, key, value)
         elif key == "metadata":
             row.sensor_metadata = body[key]
@@ -337,6 +339,17 @@ def feature_for_datastream(session: Session, ds: Datastream) -> int | None:
     session.add(foi)
     session.flush()
     return foi.id
+
+
+def _check_geojson(value: dict[str, Any], what: str) -> None:
+    """Refuse GeoJSON that shapely cannot read: the geospatial filters would skip it without a word."""
+    from shapely.geometry import shape
+
+    geometry = value.get("geometry") if value.get("type") == "Feature" else value
+    try:
+        shape(geometry)
+    except Exception:  # noqa: BLE001 - shapely raises many kinds (ValueError, TypeError, GEOSException, ...)
+        raise BadRequest(f"{what} is not a GeoJSON geometry shapely can read (type and coordinates).") from None
 
 
 def create_observations_data_array(session: Session, *, actor: Actor, body: Any) -> list[str | int]:
