@@ -127,3 +127,23 @@ def test_worklist_sorts_by_due_date_and_marks_late_and_nearly_late(env, frozen_c
     rows = re.findall(r'data-urgency="(\w+)">.*?/console/procedures/dossiers/(\w+)"', page.text, flags=re.S)
     assert rows == [("late", late), ("nearly_late", soon), ("ok", later)], rows
     assert "1 quá hạn" in page.text and "1 sắp đến hạn" in page.text
+
+
+def test_officer_forwards_to_another_unit_from_the_dossier_page(env, make_user, client, login):
+    """Besides the procedure's steps, the forward form takes another unit; the page then shows it."""
+    from smartprovince.procedures import service
+
+    with env.db.session() as s:
+        dossier_id = service.submit_dossier(s, actor=env.actor("congdan"), submission=service.Submission(
+            procedure_code="1.001193", agency_code="10792", applicant=service.Applicant(name="Lê Văn An"))).id
+    officer = make_user("mai.forward", role="onestop_officer", org="10792", full_name="Lê Thị Mai")
+    token = login(officer)
+    base = f"/console/procedures/dossiers/{dossier_id}"
+    client.post(f"{base}/claim", data={"csrf_token": token}, headers=HTML)
+    client.post(f"{base}/receive", data={"csrf_token": token}, headers=HTML)
+    page = client.get(base, headers=HTML)
+    assert 'name="to_unit"' in page.text
+    r = client.post(f"{base}/forward", data={"csrf_token": token, "to_unit": "Phòng Tư pháp huyện Cẩm Giàng"},
+                    headers=HTML)
+    assert r.status_code == 200 and 'id="dossier-status">Đang xử lý' in r.text
+    assert "Phòng Tư pháp huyện Cẩm Giàng" in r.text
