@@ -77,13 +77,17 @@ def _login(browser: Any, base: str, username: str) -> Any:
     return page
 
 
-def _officer_does(page: Any, base: str, dossier_id: str, *verbs: str, fill: dict[str, str] | None = None) -> None:
+def _officer_does(page: Any, base: str, dossier_id: str, *verbs: str, fill: dict[str, str] | None = None,
+                  files: dict[str, str] | None = None) -> None:
     for verb in verbs:
         page.goto(f"{base}/console/procedures/dossiers/{dossier_id}")
         form = page.locator(f"form[data-action='{verb}']")
         for selector, value in (fill or {}).items():
             if form.locator(selector).count():
                 form.locator(selector).fill(value)
+        for selector, path in (files or {}).items():
+            if form.locator(selector).count():
+                form.locator(selector).set_input_files(path)
         form.locator("button[type=submit]").click()
         page.wait_for_load_state()
         assert "Đã thực hiện" in page.inner_text("main"), (verb, page.inner_text("main")[:500])
@@ -125,6 +129,9 @@ def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: An
     assert "Chờ thanh toán" in citizen.inner_text("main")
     citizen.locator("a.payment-link").click()
     citizen.wait_for_selector("#vietqr")
+    # The QR is a separate request (qr.svg): wait until the image has loaded, not only the <img> tag.
+    citizen.wait_for_function(
+        "() => { const i = document.querySelector('#vietqr'); return i.complete && i.naturalWidth > 0; }")
     assert citizen.locator("#vietqr").evaluate("img => img.naturalWidth") > 100
     assert "8.000 đ" in citizen.inner_text("#amount")
     citizen.screenshot(path=str(shots / "procedures-3-payment.png"), full_page=True)
@@ -138,7 +145,10 @@ def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: An
     # The specialist forwards for approval; the leader approves; the one-stop desk returns the result.
     _officer_does(specialist, base, dossier_id, "claim", "forward")
     leader = _login(browser, base, "lanhdao")
-    _officer_does(leader, base, dossier_id, "claim", "finish", fill={"#n-finish": "Đã ký giấy khai sinh"})
+    result_pdf = b"%PDF-1.4\n% ban dien tu giay khai sinh\n%%EOF\n"
+    (tmp_path / "giay-khai-sinh.pdf").write_bytes(result_pdf)
+    _officer_does(leader, base, dossier_id, "claim", "finish", fill={"#n-finish": "Đã ký giấy khai sinh"},
+                  files={"#res-f": str(tmp_path / "giay-khai-sinh.pdf")})
     onestop.goto(f"{base}/console/procedures/dossiers/{dossier_id}")
     _officer_does(onestop, base, dossier_id, "claim")
     onestop.goto(f"{base}/console/procedures/dossiers/{dossier_id}")
@@ -149,6 +159,9 @@ def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: An
     # The citizen sees the result returned, with the whole timeline.
     citizen.goto(f"{base}/portal/dossiers/{dossier_id}")
     assert citizen.inner_text("#dossier-status") == "Đã trả kết quả"
+    # … and downloads the electronic result the leader attached.
+    href = citizen.locator("a", has_text="Kết quả").first.get_attribute("href")
+    assert citizen.request.get(base + href).body() == result_pdf
     citizen.screenshot(path=str(shots / "procedures-5-returned.png"), full_page=True)
     receipt = citizen.request.get(f"{base}/api/v1/procedures/dossiers/{dossier_id}/forms/receipt.pdf")
     assert receipt.status == 200 and receipt.body()[:5] == b"%PDF-"
