@@ -222,7 +222,12 @@ def test_hotspots_of_citizen_reports_from_the_warehouse(client, env, frozen_cloc
     other = client.get(url, headers=env.headers["other_district"]).json()
     assert other["features"] == [] and other["meta"]["points"] == 0
     page = client.get("/ioc/hotspots?subject=reports&category=road&cell_m=2000", headers=env.headers["operator"])
-    assert page.status_code == 200 and "hot_99" in page.text
+    assert page.status_code == 200 and "hot_99" in page.text and "Dự báo số phản ánh mỗi ngày" in page.text
+    # The reports of the last days counted per day and forecast, with the backtest error.
+    fc = client.get("/api/v1/operations/forecasts?subject=reports&category=road&days=28&horizon=7",
+                    headers=env.headers["operator"]).json()
+    assert fc["subject"] == "reports:road" and len(fc["values"]) == 28 and sum(fc["values"]) == len(lon)
+    assert fc["values"][-4] == len(lon) and len(fc["mean"]) == 7 and fc["backtest"] is not None
 
     def broken(settings, sql, params=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("the warehouse has not been synced")

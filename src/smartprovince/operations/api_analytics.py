@@ -403,7 +403,11 @@ def _layer_of(pts: np.ndarray, method: str, cell_m: float, slices: int) -> dict[
 
 def daily_counts(session: Session, actor: Actor, *, days: int, category: str | None) -> tuple[list[date], list[float]]:
     """Incidents opened per Vietnamese calendar day over the last ``days`` days (zeros included)."""
-    pts = incident_points(session, actor, days=days, category=category)
+    return _per_day(incident_points(session, actor, days=days, category=category), days)
+
+
+def _per_day(pts: np.ndarray, days: int) -> tuple[list[date], list[float]]:
+    """Points (lon, lat, epoch seconds) counted per Vietnamese calendar day over the last ``days`` days."""
     today = local_now().date()
     start = today - timedelta(days=days - 1)
     counts = [0.0] * days
@@ -416,15 +420,18 @@ def daily_counts(session: Session, actor: Actor, *, days: int, category: str | N
 
 @router.get("/forecasts", response_model=ForecastOut)
 def get_forecast(
+    request: Request,
     session: DbSession,
     kpi: str | None = Query(default=None, max_length=60),
+    subject: Literal["incidents", "reports"] = "incidents",
     category: str | None = Query(default=None, max_length=60),
     days: int = Query(default=120, ge=14, le=1095),
     horizon: int = Query(default=14, ge=1, le=90),
     actor: Actor = Depends(require(READ)),
 ) -> ForecastOut:
-    """Forecast a KPI's values (``kpi``) or incidents per day (optionally of one ``category``), with the band
-    and the backtest error on the last ``horizon`` known points."""
+    """Forecast a KPI's values (``kpi``), or incidents per day — citizen reports per day with ``subject=reports``
+    (the warehouse's reports) — optionally of one ``category``, with the band and the backtest error on the last
+    ``horizon`` known points."""
     import numpy as np
 
     from smartprovince.operations import forecast
@@ -437,13 +444,17 @@ def get_forecast(
         f = forecast.forecast(np.array(values), horizon, season=season, clip=d.unit in ("%", "sự cố"),
                               with_backtest=len(values) >= horizon + 4)
         future = [f"+{i}" for i in range(1, horizon + 1)]
-        subject, step = d.code, d.frequency
+        name, step = d.code, d.frequency
     else:
-        day_list, values = daily_counts(session, actor, days=days, category=category)
+        if subject == "reports":
+            pts = report_points(request.app.state.settings, actor, days=days, category=category)
+        else:
+            pts = incident_points(session, actor, days=days, category=category)
+        day_list, values = _per_day(pts, days)
         labels = [x.isoformat() for x in day_list]
         f = forecast.forecast(np.array(values), horizon, season=7)
         future = [(day_list[-1] + timedelta(days=i)).isoformat() for i in range(1, horizon + 1)]
-        subject, step = f"incidents:{category or '*'}", "day"
-    return ForecastOut(subject=subject, step=step, labels=labels, values=values, forecast_labels=future, mean=f.mean,
+        name, step = f"{subject}:{category or '*'}", "day"
+    return ForecastOut(subject=name, step=step, labels=labels, values=values, forecast_labels=future, mean=f.mean,
                        lower=f.lower, upper=f.upper, level=f.level, model=f.model,
                        backtest=BacktestOut(**f.backtest) if f.backtest else None)

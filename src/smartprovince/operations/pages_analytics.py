@@ -198,8 +198,8 @@ def kpi_detail_page(request: Request, code: str, session: DbSession,
                                           settings=request.app.state.settings, actor=actor)
     fc = None
     if not area and sum(1 for r in rows if r.value is not None) >= 6:
-        fc = api_analytics.get_forecast(session=session, kpi=code, category=None, days=120,
-                                        horizon=3, actor=actor)
+        fc = api_analytics.get_forecast(request=request, session=session, kpi=code, subject="incidents",
+                                        category=None, days=120, horizon=3, actor=actor)
     chart = {
         "labels": [r.period for r in rows], "values": [r.value for r in rows], "targets": [r.target for r in rows],
         "alarms": [r.alarm for r in rows], "status": [r.status for r in rows],
@@ -234,7 +234,8 @@ def hotspot_page(
     except ValidationProblem as exc:
         layer, error = {"type": "FeatureCollection", "features": [], "meta": {}}, exc.detail
     lang = request_lang(request)
-    fc = None
+    fc = api_analytics.get_forecast(request=request, session=session, kpi=None, subject=subject, category=category,
+                                    days=max(min(days, 365), 28), horizon=7, actor=actor)
     if subject == "reports":
         from smartprovince import feedback
 
@@ -242,8 +243,6 @@ def hotspot_page(
         categories = [(c.code, c.name_en if lang == "en" else c.name) for c in feedback.all_categories()]
     else:
         pts = api_analytics.incident_points(session, actor, days=days, category=category)
-        fc = api_analytics.get_forecast(session=session, kpi=None, category=category, days=max(min(days, 365), 28),
-                                        horizon=7, actor=actor)
         categories = sorted(((c, (s.name_en if lang == "en" and s.name_en else s.name)) for c, s in all_sops().items()),
                             key=lambda x: x[1])
     points = [[round(float(p[1]), 5), round(float(p[0]), 5)] for p in pts[:5000]]
@@ -252,7 +251,7 @@ def hotspot_page(
         "layer": json.dumps(layer), "points": json.dumps(points), "method": method, "category": category or "",
         "days": days, "cell_m": int(cell_m), "methods": METHOD_LABELS, "class_labels": CLASS_LABELS,
         "categories": categories, "count": len(pts), "features": len(layer["features"]), "error": error,
-        "fc": fc, "fc_json": json.dumps(fc.model_dump()) if fc else "null",
+        "fc": fc, "fc_json": json.dumps(fc.model_dump()),
     })
 
 
