@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smartprovince import __version__
 from smartprovince.core.db import Database
 from smartprovince.core.errors import Problem, Unauthorized
+from smartprovince.core.routing import skip_unmatchable_routers
 from smartprovince.registry import load_modules
 from smartprovince.settings import Settings, get_settings
 
@@ -159,4 +160,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         setup = getattr(m, "setup_app", None)
         if setup:
             setup(app)
+    skip_unmatchable_routers(app)  # a request tries only the routers whose paths can match it
     return app
