@@ -3,8 +3,11 @@ officer console (dataset list, definition form, upload, validation report, categ
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,11 +16,13 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from smartprovince import identity
+from smartprovince.core.clock import local_now
 from smartprovince.core.deps import AppSettings, DbSession
 from smartprovince.core.errors import NotFound, Problem
 from smartprovince.core.security import Actor, public, require, verify_csrf
 from smartprovince.datahub import codelists, quality, queries, service, sources, store
 from smartprovince.datahub.ckan import MEDIA_TYPES
+from smartprovince.datahub.fields import normalise_text
 from smartprovince.web import redirect, render
 
 router = APIRouter()
@@ -151,11 +156,220 @@ def console_list(request: Request, session: DbSession, actor: Actor = Depends(_M
     return render(request, "datahub/console.html", _ctx(rows=rows))
 
 
+# ------------------------------------------------------------------------------------ category lists
+
+_CODELIST_PERMISSION = "datahub.codelist.manage"
+_MANAGE_CODELISTS = require(_CODELIST_PERMISSION)
+MAX_ITEMS_SHOWN = 5000
+# Column names accepted in the header of a category-list CSV (English or Vietnamese without accents).
+ITEM_COLUMNS = {"code": "code", "ma": "code", "name": "label", "label": "label", "ten": "label",
+                "parent": "parent", "ma_cha": "parent"}
+
+
+class FormError(Exception):
+    """A mistake in a form the officer sent: Vietnamese ``text`` (translated when shown) and its values."""
+
+    def __init__(self, text: str, **values: Any) -> None:
+        super().__init__(text)
+        self.text = text
+        self.values = {k: str(v) for k, v in values.items()}
+
+    def shown(self) -> dict[str, Any]:
+        return {"text": self.text, "values": self.values}
+
+
+def _items_text(items: list[dict[str, Any]]) -> str:
+    """The items as ``code,name[,parent]`` lines (CSV quoting), as the officer types them."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for item in items:
+        writer.writerow([item["code"], item.get("label", "")] + ([item["parent"]] if item.get("parent") else []))
+    return buf.getvalue()
+
+
+def _parse_items(text: str, *, header_required: bool) -> list[dict[str, str]]:
+    """Items ``{code, label[, parent]}`` from CSV text; the header line is ``code,name[,parent]``.
+
+    Without a header (the text box) the columns are code, name and parent in this order.
+    Raises ``FormError`` with the line number of the first mistake.
+    """
+    if "\x00" in text:
+        raise FormError("Tệp không phải là tệp CSV (văn bản).")
+    try:
+        rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+                if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise FormError("Không đọc được CSV: {reason}.", reason=exc) from None
+    columns = ["code", "label", "parent"]
+    first = [normalise_text(c).casefold().lstrip("\ufeff") for c in rows[0][1]] if rows else []
+    if first and first[0] in ITEM_COLUMNS:
+        unknown = [c for c in first if c not in ITEM_COLUMNS]
+        if unknown:
+            raise FormError("Cột không được hỗ trợ: {columns}. Chỉ dùng các cột code, name, parent.",
+                            columns=", ".join(unknown))
+        columns = [ITEM_COLUMNS[c] for c in first]
+        if "code" not in columns or len(set(columns)) != len(columns):
+            raise FormError("Dòng tiêu đề phải có cột code (và name), mỗi cột một lần.")
+        rows = rows[1:]
+    elif header_required:
+        raise FormError("Dòng đầu của tệp CSV phải là tiêu đề code,name.")
+    if not rows:
+        raise FormError("Phiên bản cần ít nhất một mục (mã, tên).")
+    if len(rows) > 50_000:
+        raise FormError("Một phiên bản có tối đa 50.000 mục.")
+    items: list[dict[str, str]] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        if len(row) > len(columns):
+            raise FormError("Dòng {line}: thừa cột (chỉ có {n} cột: mã, tên, mã cha).", line=line, n=len(columns))
+        values = {col: normalise_text(cell) for col, cell in zip(columns, row, strict=False)}
+        code = values.get("code", "")
+        if not code:
+            raise FormError("Dòng {line}: thiếu mã.", line=line)
+        if len(code) > 100:
+            raise FormError("Dòng {line}: mã dài quá 100 ký tự.", line=line)
+        if code in seen:
+            raise FormError("Mã {code} xuất hiện hai lần (dòng {first} và dòng {line}).", code=code,
+                            first=seen[code], line=line)
+        seen[code] = line
+        item = {"code": code, "label": values.get("label") or code}
+        if values.get("parent"):
+            item["parent"] = values["parent"]
+        items.append(item)
+    return items
+
+
+async def _version_items(form: Any, settings: Any) -> list[dict[str, str]]:
+    """The items of a new version: from the uploaded CSV file or from the text box, never both."""
+    upload = form.get("file")
+    text = str(form.get("items") or "")
+    has_file = upload is not None and not isinstance(upload, str) and bool(upload.filename)
+    if has_file and text.strip():
+        raise FormError("Chọn một trong hai: tải tệp CSV hoặc nhập các mục vào ô văn bản.")
+    if not has_file:
+        if not text.strip():
+            raise FormError("Phiên bản cần ít nhất một mục (mã, tên).")
+        return _parse_items(text, header_required=False)
+    limit = int(settings.max_upload_bytes)
+    if not upload.filename.lower().endswith((".csv", ".txt")):
+        raise FormError("Chỉ nhận tệp CSV (.csv).")
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise FormError("Tệp lớn quá {mb} MB.", mb=f"{limit / (1024 * 1024):g}")
+    try:
+        decoded = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FormError("Tệp phải được lưu với mã hóa UTF-8.") from None
+    return _parse_items(decoded, header_required=True)
+
+
+def _effective_from(value: str, latest: Any) -> date:
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise FormError("Nhập ngày bắt đầu hiệu lực (ngày/tháng/năm).") from None
+    if latest is not None and day <= latest.effective_from:
+        raise FormError("Phiên bản mới phải có hiệu lực sau ngày {day} (ngày bắt đầu của phiên bản {version}).",
+                        day=latest.effective_from.strftime("%d/%m/%Y"), version=latest.version)
+    return day
+
+
+def _codelists_page(request: Request, session: Any, actor: Actor, *, create_form: dict[str, str] | None = None,
+                    create_error: FormError | None = None, publish_code: str = "",
+                    publish_form: dict[str, str] | None = None, publish_error: FormError | None = None,
+                    status: int = 200) -> Response:
+    today = local_now().date()
+    copy = request.query_params.get("copy", "")
+    lists = []
+    for cl in codelists.list_codelists(session):
+        vs = codelists.versions(session, cl)
+        current = codelists.version_on(session, cl.code, today)
+        form = publish_form if cl.code == publish_code and publish_form is not None else {}
+        if cl.code == copy and (current or vs):
+            form = {"items": _items_text((current or vs[0]).items)}
+        lists.append({"list": cl, "versions": vs, "current": current, "form": form,
+                      "min_date": (vs[0].effective_from + timedelta(days=1)).isoformat() if vs else "",
+                      "error": publish_error.shown() if publish_error and cl.code == publish_code else None,
+                      "open": cl.code in (publish_code, copy)})
+    return render(request, "datahub/codelists.html", _ctx(
+        lists=lists, can_manage=actor.has(_CODELIST_PERMISSION), today=today.isoformat(),
+        create_form=create_form or {}, create_error=create_error.shown() if create_error else None), status=status)
+
+
 @router.get("/console/datahub/codelists")
 def console_codelists(request: Request, session: DbSession, actor: Actor = Depends(_MANAGE)) -> Response:
-    """Danh mục dùng chung — lists, their versions and effective dates."""
-    lists = [(cl, codelists.versions(session, cl)) for cl in codelists.list_codelists(session)]
-    return render(request, "datahub/codelists.html", _ctx(lists=lists))
+    """Danh mục dùng chung — lists, their versions and effective dates; forms for those who manage them."""
+    return _codelists_page(request, session, actor)
+
+
+@router.post("/console/datahub/codelists")
+async def codelist_create_post(request: Request, session: DbSession,
+                               actor: Actor = Depends(_MANAGE_CODELISTS)) -> Response:
+    """Tạo danh mục — a new, empty category list."""
+    form = await request.form()
+    verify_csrf(request, str(form.get("csrf_token") or ""))
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    code = values.get("code", "").strip()
+    try:
+        if not codelists.CODE_RE.match(code):
+            raise FormError("Mã danh mục gồm 2–60 ký tự: chữ thường không dấu, số, gạch ngang hoặc gạch dưới.")
+        if not normalise_text(values.get("name", "")):
+            raise FormError("Nhập tên danh mục.")
+        if any(cl.code == code for cl in codelists.list_codelists(session)):
+            raise FormError("Đã có danh mục mã {code}.", code=code)
+        codelists.create_codelist(session, actor=actor, code=code, name=values.get("name", ""),
+                                  name_en=values.get("name_en", ""), description=values.get("description", ""))
+    except (FormError, Problem) as exc:
+        session.rollback()
+        error = exc if isinstance(exc, FormError) else FormError("Không tạo được danh mục: {reason}",
+                                                                 reason=exc.detail or exc.title)
+        return _codelists_page(request, session, actor, create_form=values, create_error=error, status=422)
+    return redirect(request, f"/console/datahub/codelists#cl-{code}",
+                    message="Đã tạo danh mục {code}. Hãy công bố phiên bản đầu tiên.", code=code)
+
+
+@router.post("/console/datahub/codelists/{code}/versions")
+async def codelist_publish_post(request: Request, code: str, session: DbSession, settings: AppSettings,
+                                actor: Actor = Depends(_MANAGE_CODELISTS)) -> Response:
+    """Công bố phiên bản mới — items from a CSV file or the text box, in force from the chosen day."""
+    # The text box may hold a list as large as an uploaded file (Starlette's default part limit is 1 MB).
+    form = await request.form(max_part_size=int(settings.max_upload_bytes))
+    verify_csrf(request, str(form.get("csrf_token") or ""))
+    cl = codelists.get_codelist(session, code)
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    vs = codelists.versions(session, cl)
+    try:
+        day = _effective_from(values.get("effective_from", ""), vs[0] if vs else None)
+        items = await _version_items(form, settings)
+        version = codelists.publish_version(session, actor=actor, code=code, items=items, effective_from=day,
+                                            note=values.get("note", "").strip())
+    except (FormError, Problem) as exc:
+        session.rollback()
+        error = exc if isinstance(exc, FormError) else FormError("Không công bố được phiên bản: {reason}",
+                                                                 reason=exc.detail or exc.title)
+        return _codelists_page(request, session, actor, publish_code=code, publish_form=values,
+                               publish_error=error, status=422)
+    return redirect(request, f"/console/datahub/codelists#cl-{code}",
+                    message="Đã công bố phiên bản {version} của danh mục {code}, hiệu lực từ {day} ({n} mục).",
+                    version=version.version, code=code, day=day.strftime("%d/%m/%Y"), n=len(items))
+
+
+@router.get("/console/datahub/codelists/{code}")
+def codelist_page(request: Request, code: str, session: DbSession, version: int | None = Query(None, ge=1),
+                  actor: Actor = Depends(_MANAGE)) -> Response:
+    """Một danh mục — its versions and the items of one version (the one in force today by default)."""
+    cl = codelists.get_codelist(session, code)
+    vs = codelists.versions(session, cl)
+    current = codelists.version_on(session, code, local_now().date())
+    if version is None:
+        shown = current or (vs[0] if vs else None)
+    else:
+        shown = next((v for v in vs if v.version == version), None)
+        if shown is None:
+            raise NotFound("No such version.")
+    return render(request, "datahub/codelist.html", _ctx(
+        cl=cl, versions=vs, current=current, shown=shown, limit=MAX_ITEMS_SHOWN,
+        can_manage=actor.has(_CODELIST_PERMISSION)))
 
 
 @router.get("/console/datahub/new")
