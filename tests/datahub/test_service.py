@@ -146,6 +146,10 @@ def test_definition_is_checked(database, orgs, units_list) -> None:
         with pytest.raises(ValidationProblem):
             service.define_dataset(s, actor=SYSTEM, name="x1", org_id=org.id, public=True, licence="internal",
                                    fields=[{"name": "a", "title": "A"}], **base)
+        for reserved in ("codelists", "new"):  # console paths: such a dataset would lose its pages to them
+            with pytest.raises(ValidationProblem, match="reserved"):
+                service.define_dataset(s, actor=SYSTEM, name=reserved, org_id=org.id,
+                                       fields=[{"name": "a", "title": "A"}], **base)
 
 
 def test_values_that_look_personal_in_an_open_field_are_flagged_masked(database, settings, schools) -> None:

@@ -31,6 +31,9 @@ from smartprovince.datahub.models import Dataset, Load, QualityScore, Record
 from smartprovince.datahub.queries import MANAGE, DatasetView, access_dataset, latest_quality
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
+# Names that are console paths themselves (/console/datahub/codelists/…, /console/datahub/new): a dataset
+# of that name would lose its pages to those routes.
+RESERVED_NAMES = frozenset({"codelists", "new"})
 SECTORS = {
     "education": "Giáo dục",
     "health": "Y tế",
@@ -92,6 +95,8 @@ def define_dataset(session: Session, *, actor: Actor, name: str, org_id: str, **
     """
     if not NAME_RE.match(name or ""):
         raise ValidationProblem("The dataset name must be 2–100 lowercase letters, digits, - or _.", field="name")
+    if name in RESERVED_NAMES:
+        raise ValidationProblem(f"The dataset name {name!r} is reserved (a console path).", field="name")
     org = identity.get_org(session, org_id) or identity.get_org_by_code(session, org_id)
     if org is None or not actor.can(MANAGE, org.path):
         raise ValidationProblem("Unknown organisation, or not one you manage data for.", field="org_id")
