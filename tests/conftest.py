@@ -276,6 +276,20 @@ def page(chromium, browser_viewport):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def sign_in(page):  # type: ignore[no-untyped-def]
+    """``sign_in(base, username, password=TEST_PASSWORD)``: log ``page`` in through the login form."""
+
+    def _sign_in(base: str, username: str, password: str = TEST_PASSWORD) -> None:
+        page.goto(base + "/login")
+        page.get_by_label("Tên đăng nhập").fill(username)
+        page.get_by_label("Mật khẩu").fill(password)
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_url(base + "/**")
+
+    return _sign_in
+
+
+@pytest.fixture
 def shots(tmp_path: Path) -> Path:
     """Where browser tests save screenshots: ``SMARTPROVINCE_SCREENSHOTS`` or a temporary folder."""
     folder = Path(os.environ.get("SMARTPROVINCE_SCREENSHOTS") or tmp_path / "screenshots")

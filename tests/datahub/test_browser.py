@@ -8,19 +8,14 @@ import re
 
 from .test_sources import CONFIG
 
-PASSWORD = "mat-khau-thu-nghiem-1"  # noqa: S105 - make_user's test password (tests/conftest.py)
 
-
-def test_officer_declares_a_source_and_pulls_now(app, serve, page, shots, make_user, schools, agency) -> None:
+def test_officer_declares_a_source_and_pulls_now(app, serve, page, sign_in, shots, make_user, schools,
+                                                  agency) -> None:
     url, _state = agency
     app.state.datahub_config = CONFIG
     make_user("dulieu.gd", role="data_officer", org="so-gd")
     base = serve(app)
-    page.goto(base + "/login")
-    page.get_by_label("Tên đăng nhập").fill("dulieu.gd")
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(base + "/**")
+    sign_in(base, "dulieu.gd")
     page.goto(base + "/console/datahub/truong-hoc/upload")
     page.get_by_label("Địa chỉ API").fill(url)
     page.get_by_label("Tiêu đề xác thực").fill("Authorization")
@@ -44,15 +39,11 @@ def test_officer_declares_a_source_and_pulls_now(app, serve, page, shots, make_u
     page.screenshot(path=str(shots / "datahub-dataset.png"), full_page=True)
 
 
-def test_officer_creates_a_category_list_and_publishes_a_version(app, serve, page, shots, make_user,
+def test_officer_creates_a_category_list_and_publishes_a_version(app, serve, page, sign_in, shots, make_user,
                                                                  units_list) -> None:
     make_user("dulieu.dm", role="data_officer", org="so-gd")
     base = serve(app)
-    page.goto(base + "/login")
-    page.get_by_label("Tên đăng nhập").fill("dulieu.dm")
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(base + "/**")
+    sign_in(base, "dulieu.dm")
     page.goto(base + "/console/datahub/codelists")
     page.locator("#cl-new summary").click()
     page.get_by_label("Mã danh mục").fill("dan-toc")
