@@ -276,10 +276,10 @@ def page(chromium, browser_viewport):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def sign_in(page):  # type: ignore[no-untyped-def]
-    """``sign_in(base, username, password=TEST_PASSWORD)``: log ``page`` in through the login form."""
+def sign_in():  # type: ignore[no-untyped-def]
+    """``sign_in(page, base, username, password=TEST_PASSWORD)``: log a browser page in through the login form."""
 
-    def _sign_in(base: str, username: str, password: str = TEST_PASSWORD) -> None:
+    def _sign_in(page, base: str, username: str, password: str = TEST_PASSWORD) -> None:  # type: ignore[no-untyped-def]
         page.goto(base + "/login")
         page.get_by_label("Tên đăng nhập").fill(username)
         page.get_by_label("Mật khẩu").fill(password)

@@ -15,7 +15,7 @@ def test_officer_declares_a_source_and_pulls_now(app, serve, page, sign_in, shot
     app.state.datahub_config = CONFIG
     make_user("dulieu.gd", role="data_officer", org="so-gd")
     base = serve(app)
-    sign_in(base, "dulieu.gd")
+    sign_in(page, base, "dulieu.gd")
     page.goto(base + "/console/datahub/truong-hoc/upload")
     page.get_by_label("Địa chỉ API").fill(url)
     page.get_by_label("Tiêu đề xác thực").fill("Authorization")
@@ -43,7 +43,7 @@ def test_officer_creates_a_category_list_and_publishes_a_version(app, serve, pag
                                                                  units_list) -> None:
     make_user("dulieu.dm", role="data_officer", org="so-gd")
     base = serve(app)
-    sign_in(base, "dulieu.dm")
+    sign_in(page, base, "dulieu.dm")
     page.goto(base + "/console/datahub/codelists")
     page.locator("#cl-new summary").click()
     page.get_by_label("Mã danh mục").fill("dan-toc")

@@ -66,14 +66,10 @@ def browser(chromium):  # type: ignore[no-untyped-def]
     return chromium
 
 
-def _login(browser: Any, base: str, username: str) -> Any:
+def _login(browser: Any, sign_in: Any, base: str, username: str) -> Any:
     page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN").new_page()
     page.set_default_timeout(15000)
-    page.goto(base + "/login")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(base + "/**")
+    sign_in(page, base, username, PASSWORD)
     return page
 
 
@@ -93,14 +89,15 @@ def _officer_does(page: Any, base: str, dossier_id: str, *verbs: str, fill: dict
         assert "Đã thực hiện" in page.inner_text("main"), (verb, page.inner_text("main")[:500])
 
 
-def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: Any, shots: Path, tmp_path: Path):
+def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: Any, sign_in: Any, shots: Path,
+                                                tmp_path: Path):
     from smartprovince.procedures.adapters import portal
 
     portal.SIMULATOR.records.clear()
     base = live["base"]
 
     # The citizen submits a birth registration online with the birth certificate.
-    citizen = _login(browser, base, "congdan")
+    citizen = _login(browser, sign_in, base, "congdan")
     citizen.goto(base + "/portal/procedures/1.001193/submit")
     citizen.locator("#f-agency").select_option("10792")
     (tmp_path / "giay-chung-sinh.png").write_bytes(PNG)
@@ -112,7 +109,7 @@ def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: An
     citizen.screenshot(path=str(shots / "procedures-1-submitted.png"), full_page=True)
 
     # The one-stop officer receives it and hands it to processing; the receipt slip is printable.
-    onestop = _login(browser, base, "motcua")
+    onestop = _login(browser, sign_in, base, "motcua")
     onestop.goto(base + "/console/procedures")
     assert code in onestop.inner_text("main")
     _officer_does(onestop, base, dossier_id, "claim", "receive", "forward")
@@ -121,7 +118,7 @@ def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: An
     onestop.screenshot(path=str(shots / "procedures-2-received.png"), full_page=True)
 
     # The specialist claims it and asks for a fee of 8 000 đ.
-    specialist = _login(browser, base, "chuyenvien")
+    specialist = _login(browser, sign_in, base, "chuyenvien")
     _officer_does(specialist, base, dossier_id, "claim", "request_fee", fill={"input[name=amount]": "8000"})
 
     # The citizen pays: dossier page → payment page with the VietQR → payment simulator → back.
@@ -144,7 +141,7 @@ def test_citizen_to_result_with_online_payment(live: dict[str, Any], browser: An
 
     # The specialist forwards for approval; the leader approves; the one-stop desk returns the result.
     _officer_does(specialist, base, dossier_id, "claim", "forward")
-    leader = _login(browser, base, "lanhdao")
+    leader = _login(browser, sign_in, base, "lanhdao")
     result_pdf = b"%PDF-1.4\n% ban dien tu giay khai sinh\n%%EOF\n"
     (tmp_path / "giay-khai-sinh.pdf").write_bytes(result_pdf)
     _officer_does(leader, base, dossier_id, "claim", "finish", fill={"#n-finish": "Đã ký giấy khai sinh"},
