@@ -73,3 +73,17 @@ def test_officer_defines_uploads_and_reads_the_report(client, make_user, login, 
     assert client.get("/opendata/search", params={"q": "thư viện"}).text.count("/opendata/thu-vien\"") == 1
     # Without the CSRF token nothing is written.
     assert client.post("/console/datahub/new", data={**form, "csrf_token": "x", "name": "khac"}).status_code == 403
+
+
+def test_a_console_upload_over_the_limit_is_refused_and_loads_nothing(client, database, make_user, login, schools,
+                                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from smartprovince.datahub import service
+
+    monkeypatch.setattr(service, "MAX_UPLOAD_BYTES", 1000)
+    token = login(make_user("dl.big", role="data_officer", org="so-gd"))
+    r = client.post("/console/datahub/truong-hoc/upload", data={"csrf_token": token},
+                    files={"file": ("big.csv", b"ma,ten\n" + b"X,y\n" * 400)})
+    assert r.status_code == 413
+    assert "Tệp lớn quá 200 MB" in r.text
+    with database.session() as s:
+        assert s.scalars(select(Load)).all() == []

@@ -31,9 +31,6 @@ from smartprovince.datahub.schemas import (
 
 router = APIRouter(prefix="/datahub", tags=["datahub"])
 
-MAX_UPLOAD = 200 * 1024 * 1024
-"""Largest file accepted through the API (bigger loads go through ``smartprovince datahub load``)."""
-
 
 def dataset_out(session: Session, actor: Actor, view: queries.DatasetView) -> DatasetPublic:
     """The caller's view of a dataset: personal fields are listed only for officers who may read them."""
@@ -96,8 +93,8 @@ def upload(
         "replace", description="replace the dataset, append rows (a stored key is an error) or upsert by key"),
     actor: Actor = Depends(require("datahub.dataset.manage")),
 ) -> LoadPublic:
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
+    data = file.file.read(service.MAX_UPLOAD_BYTES + 1)
+    if len(data) > service.MAX_UPLOAD_BYTES:
         raise PayloadTooLarge("A file may be at most 200 MB; use the command line for bigger files.")
     load = service.load_file(session, actor=actor, name=name, source=data, filename=file.filename or "",
                              data_dir=settings.data_dir, skip_invalid=skip_invalid, mode=mode)

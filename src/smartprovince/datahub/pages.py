@@ -436,7 +436,10 @@ async def upload_post(request: Request, name: str, session: DbSession, settings:
     view = queries.access_dataset(session, actor, name, manage=True)
     if upload is None or isinstance(upload, str) or not upload.filename:
         return _upload_page(request, session, view, error="Chọn tệp để nạp.", status=422)
-    data = await upload.read()
+    data = await upload.read(service.MAX_UPLOAD_BYTES + 1)
+    if len(data) > service.MAX_UPLOAD_BYTES:
+        return _upload_page(request, session, view, status=413,
+                            error="Tệp lớn quá 200 MB: hãy nạp bằng lệnh smartprovince datahub load.")
     try:
         load = service.load_file(session, actor=actor, name=name, source=data, filename=upload.filename,
                                  data_dir=settings.data_dir, skip_invalid=form.get("skip_invalid") == "on",

@@ -34,6 +34,9 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
 # Names that are console paths themselves (/console/datahub/codelists/…, /console/datahub/new): a dataset
 # of that name would lose its pages to those routes.
 RESERVED_NAMES = frozenset({"codelists", "new"})
+# Largest file accepted by an upload over HTTP (API and console); bigger files go through the command line.
+# The console's message names the figure: change both together.
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 SECTORS = {
     "education": "Giáo dục",
     "health": "Y tế",
